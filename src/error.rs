@@ -1,0 +1,110 @@
+//! `Error`: every way a command can fail, rendered once, in `lib.rs::run`, with the source
+//! line and a caret where the error has a place in a file.
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+use crate::exit_code;
+use crate::spec::{Loc, SpecError};
+
+/// A failed command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The spec, params, targets or graph are wrong.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// A command-line value that cannot be used.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        help: Option<String>,
+    },
+    /// Writing to stdout failed (a closed pipe is not an error: see `lib.rs`).
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl Error {
+    /// The exit code this error ends the process with.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Spec(_) | Error::Usage { .. } => exit_code::BAD_INPUT,
+            Error::Output(_) => exit_code::FAILED,
+        }
+    }
+
+    /// The full text shown on stderr.
+    pub fn render(&self, color: bool) -> String {
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        let title = self.to_string();
+        let (primary, secondary, help) = match self {
+            Error::Spec(e) => {
+                let r = e.report();
+                (r.primary, r.secondary, r.help)
+            }
+            Error::Usage { help, .. } => (None, vec![], help.clone()),
+            Error::Output(_) => (None, vec![], None),
+        };
+        let mut group = Group::with_title(Level::ERROR.primary_title(title.as_str()));
+        let mut places: Vec<(&Loc, &str, AnnotationKind)> = Vec::new();
+        if let Some((loc, label)) = &primary {
+            places.push((loc, label, AnnotationKind::Primary));
+        }
+        for (loc, label) in &secondary {
+            places.push((loc, label, AnnotationKind::Context));
+        }
+        // One snippet per file, in the order the files first appear.
+        let mut files: Vec<&Loc> = Vec::new();
+        for (loc, _, _) in &places {
+            if !files
+                .iter()
+                .any(|f| std::sync::Arc::ptr_eq(&f.src, &loc.src))
+            {
+                files.push(loc);
+            }
+        }
+        for file in files {
+            let text = file.src.text.as_str();
+            let mut snippet = Snippet::source(text)
+                .path(file.src.name.as_str())
+                .line_start(1)
+                .fold(true);
+            for (loc, label, kind) in places
+                .iter()
+                .filter(|(l, _, _)| std::sync::Arc::ptr_eq(&l.src, &file.src))
+            {
+                let start = loc.span.offset.min(text.len());
+                let mut end = (start + loc.span.len.max(1)).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                let ann = kind.span(start..end);
+                snippet = snippet.annotation(if label.is_empty() {
+                    ann
+                } else {
+                    ann.label(*label)
+                });
+            }
+            group = group.element(snippet);
+        }
+        let mut groups = Vec::new();
+        match &help {
+            Some(help) if places.is_empty() => {
+                groups.push(group);
+                groups.push(Group::with_title(
+                    Level::HELP.secondary_title(help.as_str()),
+                ));
+            }
+            Some(help) => groups.push(group.element(Level::HELP.message(help.as_str()))),
+            None => groups.push(group),
+        }
+        let mut out = renderer.render(&groups);
+        out.push('\n');
+        out
+    }
+}

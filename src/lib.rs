@@ -1,0 +1,79 @@
+//! wf: a declarative workflow engine for machine-learning pipelines.
+//!
+//! `run` is the whole program: parse the command line, build the `Context`, dispatch to a
+//! command, render any error once, and turn the outcome into an exit code.
+
+pub mod cli;
+pub mod cmd;
+pub mod context;
+pub mod dag;
+mod dag_ascii;
+pub mod dag_render;
+pub mod error;
+pub mod exit_code;
+pub mod repo_path;
+pub mod spec;
+pub mod target;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::context::Context;
+use crate::error::Error;
+
+/// Runs wf with these arguments (the first is the program name).
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with 0; usage errors to stderr with 2.
+            let _ = e.print();
+            return exit_code::code(if e.use_stderr() {
+                exit_code::BAD_INPUT
+            } else {
+                exit_code::OK
+            });
+        }
+    };
+    let color = cli.color;
+    match Context::new(&cli).and_then(|ctx| dispatch(&ctx, &cli.command).map(|out| (ctx, out))) {
+        Ok((_, out)) => match write_stdout(&out) {
+            Ok(()) => exit_code::code(exit_code::OK),
+            // As ripgrep: a closed pipe (`wf dag | head`) ends quietly.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit_code::code(exit_code::OK),
+            Err(e) => report(&Error::Output(e), color),
+        },
+        Err(e) => report(&e, color),
+    }
+}
+
+fn dispatch(ctx: &Context, command: &Command) -> Result<String, Error> {
+    match command {
+        Command::Dag(args) => cmd::dag::run(ctx, args),
+        Command::Stage(args) => cmd::stage::run(ctx, args),
+    }
+}
+
+fn write_stdout(out: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes())?;
+    stdout.flush()
+}
+
+fn report(e: &Error, color: cli::Color) -> ExitCode {
+    use std::io::IsTerminal;
+    let color = match color {
+        cli::Color::Always => true,
+        cli::Color::Never => false,
+        cli::Color::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal()
+        }
+    };
+    let _ = std::io::stderr().write_all(e.render(color).as_bytes());
+    exit_code::code(e.exit_code())
+}

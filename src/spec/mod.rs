@@ -1,0 +1,148 @@
+//! The spec: `pipeline.yaml` (or DVC's `dvc.yaml`) and its params, parsed with positions,
+//! checked against the schema, interpolated and expanded into `Stage`s. The first arrow of
+//! DESIGN.md's flow.
+
+pub mod error;
+pub mod interp;
+pub mod resolve;
+pub mod schema;
+pub mod source;
+pub mod stage;
+pub mod value;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use error::SpecError;
+pub use source::{Loc, Source, Span};
+pub use stage::{Action, Cmd, Out, OutKind, ParamDep, PathEntry, Resources, SpecFile, Stage};
+pub use value::Value;
+
+use crate::repo_path::RepoPath;
+
+/// Spec file names, in order of preference within one folder.
+pub const SPEC_NAMES: [&str; 2] = ["pipeline.yaml", "dvc.yaml"];
+
+/// Every stage of a repository.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// The repository root.
+    pub root: PathBuf,
+    /// The spec files loaded, the root spec first.
+    pub specs: Vec<Arc<SpecFile>>,
+    /// The stages of all specs, in spec order then definition order.
+    pub stages: Vec<Stage>,
+}
+
+impl Pipeline {
+    /// Loads every spec in the repository: the root's, then those in sub-folders (skipping
+    /// hidden and ignored folders, and nested repositories), plus any `extra` spec files named
+    /// by targets.
+    pub fn load(root: &Path, extra: &[RepoPath]) -> Result<Pipeline, SpecError> {
+        let mut files = discover(root);
+        for e in extra {
+            if !files.contains(e) {
+                files.push(e.clone());
+            }
+        }
+        if files.is_empty() {
+            return Err(SpecError::NoSpec {
+                dir: root.display().to_string(),
+            });
+        }
+        let mut pipeline = Pipeline {
+            root: root.to_path_buf(),
+            specs: vec![],
+            stages: vec![],
+        };
+        for file in files {
+            pipeline.add_spec(&file)?;
+        }
+        Ok(pipeline)
+    }
+
+    fn add_spec(&mut self, file: &RepoPath) -> Result<(), SpecError> {
+        let path = file.to_path(&self.root);
+        let text = std::fs::read_to_string(&path).map_err(|e| SpecError::Read {
+            path: file.to_string(),
+            reason: e.to_string(),
+        })?;
+        let src = Arc::new(Source {
+            name: file.to_string(),
+            path,
+            text,
+        });
+        let node = yaml::parse(&src)?;
+        let raw = schema::check(&node, &src)?;
+        let spec = Arc::new(SpecFile {
+            src,
+            dir: file.parent(),
+        });
+        let stages = resolve::resolve(&self.root, &spec, &raw)?;
+        for s in stages {
+            if let Some(dup) = self
+                .stages
+                .iter()
+                .find(|t| Arc::ptr_eq(&t.spec, &s.spec) && t.name == s.name)
+            {
+                let _ = dup;
+                return Err(SpecError::DuplicateStage {
+                    name: s.name.clone(),
+                    loc: s.loc.clone(),
+                });
+            }
+            self.stages.push(s);
+        }
+        self.specs.push(spec);
+        Ok(())
+    }
+
+    /// The spec at the repository root, if any.
+    pub fn root_spec(&self) -> Option<&Arc<SpecFile>> {
+        self.specs.first().filter(|s| s.is_root())
+    }
+}
+
+/// The spec file of a folder: `pipeline.yaml`, else `dvc.yaml`.
+pub fn spec_in(root: &Path, dir: &RepoPath) -> Option<RepoPath> {
+    SPEC_NAMES
+        .iter()
+        .filter_map(|n| dir.join(n))
+        .find(|p| p.to_path(root).is_file())
+}
+
+/// Finds the spec files of a repository, the root's first, then by path.
+fn discover(root: &Path) -> Vec<RepoPath> {
+    let mut found: Vec<RepoPath> = Vec::new();
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(true)
+        .require_git(false)
+        .add_custom_ignore_filename(".wfignore")
+        .add_custom_ignore_filename(".dvcignore")
+        .filter_entry(|e| {
+            // A folder with its own `.wf` or `.dvc` is another repository.
+            e.depth() == 0
+                || !e.file_type().is_some_and(|t| t.is_dir())
+                || !(e.path().join(".wf").is_dir() || e.path().join(".dvc").is_dir())
+        })
+        .sort_by_file_name(std::cmp::Ord::cmp)
+        .build();
+    for entry in walker.flatten() {
+        if !entry.file_type().is_some_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(root) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        let Some(dir) = RepoPath::root().join(&rel) else {
+            continue;
+        };
+        if let Some(spec) = spec_in(root, &dir) {
+            found.push(spec);
+        }
+    }
+    found.sort_by(|a, b| (a.parts().count() > 1, a).cmp(&(b.parts().count() > 1, b)));
+    found
+}

@@ -1,0 +1,69 @@
+//! `evaluate`: scores a trained model on the held-out split (metrics JSON + confusion matrix CSV).
+
+use serde::Deserialize;
+
+use crate::{Builtin, Error, Io, parse_with};
+
+/// The `with:` of `uses: evaluate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateWith {
+    /// The folder written by `train`.
+    pub model: String,
+    /// The folder written by `prepare` (reads its `test.csv`).
+    pub data: String,
+    /// The metrics file to write (JSON).
+    pub out: String,
+    /// The confusion-matrix plot data to write (CSV); defaults to the metrics path with
+    /// `.confusion.csv` in place of its extension.
+    #[serde(default)]
+    pub plot: Option<String>,
+}
+
+impl EvaluateWith {
+    /// The plot path, given or derived from `out`.
+    pub fn plot_path(&self) -> String {
+        self.plot.clone().unwrap_or_else(|| {
+            let stem = self.out.strip_suffix(".json").unwrap_or(&self.out);
+            format!("{stem}.confusion.csv")
+        })
+    }
+}
+
+/// The `evaluate` stage.
+pub struct Evaluate;
+
+impl Builtin for Evaluate {
+    fn name(&self) -> &'static str {
+        "evaluate"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn io(&self, with: &serde_json::Value) -> Result<Io, Error> {
+        let w: EvaluateWith = parse_with(self.name(), with)?;
+        Ok(Io {
+            deps: vec![w.model.clone(), w.data.clone()],
+            metrics: vec![w.out.clone()],
+            plots: vec![w.plot_path()],
+            ..Io::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn plot_path_derives_from_metrics_path() {
+        let io = Evaluate
+            .io(&json!({"model": "models/svm", "data": "data/prepared", "out": "metrics/svm.json"}))
+            .unwrap();
+        assert_eq!(io.plots, ["metrics/svm.confusion.csv"]);
+        assert_eq!(io.deps, ["models/svm", "data/prepared"]);
+    }
+}

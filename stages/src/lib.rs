@@ -1,0 +1,102 @@
+//! Built-in stages of `wf`: the `uses:` half of a spec.
+//!
+//! A built-in stage is a type implementing [`Builtin`]. It reads its own `with:` mapping into a
+//! typed struct (unknown keys refused) and declares the deps, outs, metrics and plots it will
+//! use, so a user never repeats them in the spec. This crate depends on no `wf` type: the engine
+//! hands it plain data and gets plain data back.
+
+mod deploy;
+mod evaluate;
+mod prepare;
+mod train;
+
+use serde::de::DeserializeOwned;
+
+pub use deploy::{Candidate, Deploy, DeployWith, Direction};
+pub use evaluate::{Evaluate, EvaluateWith};
+pub use prepare::{Prepare, PrepareWith};
+pub use train::{Model, Train, TrainWith};
+
+/// Errors of built-in stages.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `with:` did not match what the stage accepts.
+    #[error("invalid `with:` for built-in stage `{stage}`: {message}")]
+    With {
+        /// The stage's name, such as `train`.
+        stage: &'static str,
+        /// What is wrong, as serde reports it (names the field).
+        message: String,
+    },
+}
+
+/// The paths a built-in stage reads and writes, relative to the stage's working directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Io {
+    /// Files or folders read.
+    pub deps: Vec<String>,
+    /// Files or folders written.
+    pub outs: Vec<String>,
+    /// Metrics files written (JSON).
+    pub metrics: Vec<String>,
+    /// Plot data files written (CSV).
+    pub plots: Vec<String>,
+    /// Outs that the stage updates in place and that survive a re-run (a model registry).
+    pub persist: Vec<String>,
+}
+
+/// A built-in stage, named in a spec by `uses: NAME`.
+pub trait Builtin: Send + Sync {
+    /// The name used in `uses:`.
+    fn name(&self) -> &'static str;
+    /// Bumped whenever the stage's outputs for the same inputs change; part of its lock identity.
+    fn version(&self) -> u32;
+    /// Parses `with:` and returns the deps and outs it implies.
+    fn io(&self, with: &serde_json::Value) -> Result<Io, Error>;
+}
+
+/// Every built-in stage, in the order they usually run.
+pub const ALL: &[&dyn Builtin] = &[&Prepare, &Train, &Evaluate, &Deploy];
+
+/// The names accepted by `uses:`.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    ALL.iter().map(|b| b.name())
+}
+
+/// Finds a built-in stage by name.
+pub fn lookup(name: &str) -> Option<&'static dyn Builtin> {
+    ALL.iter().copied().find(|b| b.name() == name)
+}
+
+/// Deserializes a `with:` mapping into a stage's own struct.
+fn parse_with<T: DeserializeOwned>(
+    stage: &'static str,
+    with: &serde_json::Value,
+) -> Result<T, Error> {
+    serde_json::from_value(with.clone()).map_err(|e| Error::With {
+        stage,
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_name_is_found() {
+        for name in names() {
+            assert_eq!(lookup(name).map(|b| b.name()), Some(name));
+        }
+        assert!(lookup("nope").is_none());
+    }
+
+    #[test]
+    fn unknown_with_key_is_refused() {
+        let err = Prepare
+            .io(&json!({"input": "a.csv", "target": "y", "out": "p", "bogus": 1}))
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown field `bogus`"), "{err}");
+    }
+}

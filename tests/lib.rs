@@ -1,0 +1,1 @@
+//! Integration tests: the real `wf` binary in temporary folders.
