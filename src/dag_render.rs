@@ -70,10 +70,16 @@ fn outs_view(p: &Pipeline, keep: &BTreeSet<usize>) -> View {
     }
     let mut edges = BTreeSet::new();
     for &s in keep {
-        for dep in &p.stages[s].deps {
+        let stage = &p.stages[s];
+        for dep in stage
+            .deps
+            .iter()
+            .map(|d| &d.path)
+            .chain(stage.params.iter().map(|p| &p.file))
+        {
             for (&(ps, po), &from) in &ids {
                 let out = &p.stages[ps].outs[po].entry.path;
-                if dep.path.is_within(out) || out.is_within(&dep.path) {
+                if dep.is_within(out) || out.is_within(dep) {
                     for o in 0..p.stages[s].outs.len() {
                         if let Some(&to) = ids.get(&(s, o)) {
                             edges.insert((from, to));
@@ -87,7 +93,8 @@ fn outs_view(p: &Pipeline, keep: &BTreeSet<usize>) -> View {
     v
 }
 
-/// Merges `group@key` nodes into `group`, as DVC's `--collapse-foreach-matrix`.
+/// Merges `group@key` nodes into `group`, as DVC's `--collapse-foreach-matrix`; members of one
+/// group feeding each other become a self-loop, as in DVC.
 fn collapse(v: &View) -> View {
     let mut out = View::default();
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
@@ -102,26 +109,28 @@ fn collapse(v: &View) -> View {
             })
         })
         .collect();
-    let edges: BTreeSet<(usize, usize)> = v
-        .edges
-        .iter()
-        .map(|&(a, b)| (map[a], map[b]))
-        .filter(|(a, b)| a != b)
-        .collect();
+    let edges: BTreeSet<(usize, usize)> = v.edges.iter().map(|&(a, b)| (map[a], map[b])).collect();
     out.edges = edges.into_iter().collect();
     out
 }
 
 /// `dvc dag --dot`: a strict digraph with every node, then every edge.
 pub fn dot(v: &View) -> String {
-    let mut s = String::from("strict digraph  {\n");
+    // As networkx: a graph with a self-loop (a collapsed group feeding itself) is not strict.
+    let strict = if v.edges.iter().any(|(a, b)| a == b) {
+        ""
+    } else {
+        "strict "
+    };
+    let mut s = format!("{strict}digraph {{\n");
     for n in &v.nodes {
         s.push_str(&format!("\"{n}\";\n"));
     }
     for &(a, b) in &v.edges {
         s.push_str(&format!("\"{}\" -> \"{}\";\n", v.nodes[a], v.nodes[b]));
     }
-    s.push_str("}\n");
+    // DVC prints a blank line after the graph.
+    s.push_str("}\n\n");
     s
 }
 

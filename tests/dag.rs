@@ -1,0 +1,195 @@
+//! `wf dag`: renderings, targets, and the same graph as DVC on recorded projects.
+
+use crate::test::Test;
+
+const DIAMOND: &str = "stages:
+  prepare:
+    cmd: echo
+    outs: [p.txt]
+  feat:
+    foreach: [a, b]
+    do:
+      cmd: echo
+      deps: [p.txt]
+      outs:
+        - f_${item}.txt
+  train:
+    cmd: echo
+    deps: [f_a.txt, f_b.txt]
+    outs: [model]
+  other:
+    cmd: echo
+";
+
+#[test]
+fn dot_lists_nodes_then_edges() {
+    Test::new()
+        .write("pipeline.yaml", DIAMOND)
+        .args(["dag", "--dot"])
+        .stdout(
+            "strict digraph {
+\"prepare\";
+\"feat@a\";
+\"feat@b\";
+\"train\";
+\"other\";
+\"prepare\" -> \"feat@a\";
+\"prepare\" -> \"feat@b\";
+\"feat@a\" -> \"train\";
+\"feat@b\" -> \"train\";
+}
+
+",
+        )
+        .run();
+}
+
+#[test]
+fn mermaid_and_markdown() {
+    let mermaid = "flowchart TD
+\tnode1[\"feat@a\"]
+\tnode2[\"feat@b\"]
+\tnode3[\"prepare\"]
+\tnode4[\"train\"]
+\tnode1-->node4
+\tnode2-->node4
+\tnode3-->node1
+\tnode3-->node2
+\tnode5[\"other\"]
+";
+    let out = Test::new()
+        .write("pipeline.yaml", DIAMOND)
+        .args(["dag", "--mermaid"])
+        .stdout(mermaid)
+        .run();
+    out.test()
+        .args(["dag", "--md"])
+        .stdout(&format!("```mermaid\n{mermaid}```\n"))
+        .run();
+}
+
+#[test]
+fn target_shows_its_upstream_and_full_its_pipeline() {
+    let out = Test::new()
+        .write("pipeline.yaml", DIAMOND)
+        .args(["dag", "--dot", "feat@a"])
+        .stdout("strict digraph {\n\"prepare\";\n\"feat@a\";\n\"prepare\" -> \"feat@a\";\n}\n\n")
+        .run();
+    out.test()
+        .args(["dag", "--mermaid", "--full", "feat@a"])
+        .stdout_contains("node4[\"train\"]")
+        .run();
+}
+
+#[test]
+fn outs_as_nodes() {
+    Test::new()
+        .write("pipeline.yaml", DIAMOND)
+        .args(["dag", "--dot", "--outs"])
+        .stdout(
+            "strict digraph {
+\"p.txt\";
+\"f_a.txt\";
+\"f_b.txt\";
+\"model\";
+\"p.txt\" -> \"f_a.txt\";
+\"p.txt\" -> \"f_b.txt\";
+\"f_a.txt\" -> \"model\";
+\"f_b.txt\" -> \"model\";
+}
+
+",
+        )
+        .run();
+}
+
+#[test]
+fn collapse_draws_a_group_as_one_node() {
+    Test::new()
+        .write("pipeline.yaml", DIAMOND)
+        .args(["dag", "--dot", "--collapse"])
+        .stdout("strict digraph {\n\"prepare\";\n\"feat\";\n\"train\";\n\"other\";\n\"prepare\" -> \"feat\";\n\"feat\" -> \"train\";\n}\n\n")
+        .run();
+}
+
+#[test]
+fn ascii_draws_every_stage_in_a_box() {
+    let out = Test::new()
+        .write("pipeline.yaml", DIAMOND)
+        .arg("dag")
+        .success();
+    for name in ["prepare", "feat@a", "feat@b", "train", "other"] {
+        assert!(
+            out.stdout.contains(&format!("| {name} |")),
+            "{}",
+            out.stdout
+        );
+    }
+    let prepare = out.stdout.find("prepare").unwrap_or(usize::MAX);
+    let train = out.stdout.find("train").unwrap_or(0);
+    assert!(prepare < train, "top to bottom:\n{}", out.stdout);
+}
+
+#[test]
+fn folder_out_feeds_a_dep_inside_it_and_the_reverse() {
+    Test::new()
+        .write(
+            "pipeline.yaml",
+            "stages:\n  a:\n    cmd: echo\n    outs: [data]\n  b:\n    cmd: echo\n    deps: [data/x.csv]\n  c:\n    cmd: echo\n    outs: [models/m.pkl]\n  d:\n    cmd: echo\n    deps: [models]\n",
+        )
+        .args(["dag", "--dot"])
+        .stdout_contains("\"a\" -> \"b\";\n\"c\" -> \"d\";\n")
+        .run();
+}
+
+#[test]
+fn nested_spec_stages_are_addressed_by_file() {
+    let out = Test::new()
+        .write("dvc.yaml", "stages:\n  root:\n    cmd: echo\n    outs: [r.txt]\n")
+        .write("sub/dvc.yaml", "stages:\n  s1:\n    cmd: echo\n    deps: [../r.txt]\n    outs: [s.txt]\n")
+        .args(["dag", "--dot"])
+        .stdout("strict digraph {\n\"root\";\n\"sub/dvc.yaml:s1\";\n\"root\" -> \"sub/dvc.yaml:s1\";\n}\n\n")
+        .run();
+    out.test()
+        .args(["dag", "--dot", "sub/dvc.yaml:s1"])
+        .stdout_contains("\"root\" -> \"sub/dvc.yaml:s1\"")
+        .run();
+    out.test()
+        .args(["dag", "--dot", "sub/dvc.yaml"])
+        .stdout_contains("\"sub/dvc.yaml:s1\";")
+        .run();
+}
+
+#[test]
+fn pipeline_yaml_wins_over_dvc_yaml() {
+    Test::new()
+        .write("dvc.yaml", "stages:\n  from_dvc:\n    cmd: echo\n")
+        .write("pipeline.yaml", "stages:\n  from_wf:\n    cmd: echo\n")
+        .args(["stage", "list", "--name-only"])
+        .stdout("from_wf\n")
+        .run();
+}
+
+#[test]
+fn dash_c_runs_elsewhere() {
+    Test::new()
+        .write("proj/pipeline.yaml", "stages:\n  s:\n    cmd: echo\n")
+        .args(["-C", "proj", "stage", "list", "--name-only"])
+        .stdout("s\n")
+        .run();
+}
+
+#[test]
+fn closed_pipe_is_not_an_error() {
+    let t = Test::new().write("pipeline.yaml", DIAMOND);
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' dag --dot | head -c 1 >/dev/null; exit ${{PIPESTATUS:-0}}",
+            env!("CARGO_BIN_EXE_wf")
+        ))
+        .current_dir(t.path())
+        .status()
+        .expect("sh");
+    assert!(status.success());
+}
