@@ -44,6 +44,10 @@ pub enum Color {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Reproduce the pipeline: run what changed, in parallel.
+    Repro(cmd::repro::Args),
+    /// Show which stages are stale and why.
+    Status(cmd::status::Args),
     /// Show the graph of stages.
     Dag(cmd::dag::Args),
     /// List and inspect stages.

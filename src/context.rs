@@ -12,7 +12,7 @@ use crate::repo_path::RepoPath;
 #[derive(Debug)]
 pub struct Context {
     /// The repository root: the nearest folder up from the working folder holding `.wf` or
-    /// `.dvc`, else the working folder itself.
+    /// `.dvc`, else the nearest holding `.git`, else the working folder itself.
     pub root: PathBuf,
     /// The working folder, relative to the root: its spec holds bare stage names.
     pub cwd: RepoPath,
@@ -66,6 +66,7 @@ impl Context {
 fn find_root(dir: &Path) -> PathBuf {
     dir.ancestors()
         .find(|d| d.join(".wf").is_dir() || d.join(".dvc").is_dir())
+        .or_else(|| dir.ancestors().find(|d| d.join(".git").exists()))
         .unwrap_or(dir)
         .to_path_buf()
 }

@@ -59,13 +59,19 @@ impl Dag {
         }
         let mut edges = BTreeSet::new();
         for (si, stage) in p.stages.iter().enumerate() {
-            for dep in &stage.deps {
-                for producer in producers(&outs, &dep.path) {
+            // As DVC: a params file is a dependency like any other.
+            let read = stage
+                .deps
+                .iter()
+                .map(|d| (&d.path, &d.loc))
+                .chain(stage.params.iter().map(|p| (&p.file, &p.loc)));
+            for (path, loc) in read {
+                for producer in producers(&outs, path) {
                     if producer == si {
                         return Err(SpecError::OutIsDep {
                             stage: stage.address(),
-                            path: dep.path.to_string(),
-                            loc: dep.loc.clone(),
+                            path: path.to_string(),
+                            loc: loc.clone(),
                         });
                     }
                     edges.insert((producer, si));

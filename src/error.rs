@@ -20,6 +20,9 @@ pub enum Error {
         /// What to do.
         help: Option<String>,
     },
+    /// Another wf is writing the repository.
+    #[error(transparent)]
+    Locked(#[from] crate::repo_lock::RepoLockError),
     /// Writing to stdout failed (a closed pipe is not an error: see `lib.rs`).
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -29,7 +32,7 @@ impl Error {
     /// The exit code this error ends the process with.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Spec(_) | Error::Usage { .. } => exit_code::BAD_INPUT,
+            Error::Spec(_) | Error::Usage { .. } | Error::Locked(_) => exit_code::BAD_INPUT,
             Error::Output(_) => exit_code::FAILED,
         }
     }
@@ -48,6 +51,15 @@ impl Error {
                 (r.primary, r.secondary, r.help)
             }
             Error::Usage { help, .. } => (None, vec![], help.clone()),
+            Error::Locked(crate::repo_lock::RepoLockError::Held { path, .. }) => (
+                None,
+                vec![],
+                Some(format!(
+                    "wait for it to finish; if no wf is running, delete `{}`",
+                    path.display()
+                )),
+            ),
+            Error::Locked(_) => (None, vec![], None),
             Error::Output(_) => (None, vec![], None),
         };
         let mut group = Group::with_title(Level::ERROR.primary_title(title.as_str()));
@@ -92,19 +104,22 @@ impl Error {
             }
             group = group.element(snippet);
         }
-        let mut groups = Vec::new();
-        match &help {
-            Some(help) if places.is_empty() => {
-                groups.push(group);
-                groups.push(Group::with_title(
-                    Level::HELP.secondary_title(help.as_str()),
-                ));
+        if places.is_empty() {
+            // Without a snippet there is no gutter to hang a note on: plain lines.
+            let (e, h, b, r) = if color {
+                ("\x1b[1;91m", "\x1b[1m", "\x1b[1m", "\x1b[0m")
+            } else {
+                ("", "", "", "")
+            };
+            let mut out = format!("{e}error{r}{b}: {title}{r}\n");
+            if let Some(help) = &help {
+                out.push_str(&format!("{h}help{r}: {help}\n"));
             }
-            Some(help) => groups.push(group.element(Level::HELP.message(help.as_str()))),
-            None => groups.push(group),
+            return out;
         }
-        let mut out = renderer.render(&groups);
-        out.push('\n');
-        out
+        if let Some(help) = &help {
+            group = group.element(Level::HELP.message(help.as_str()));
+        }
+        format!("{}\n", renderer.render(&[group]))
     }
 }

@@ -3,6 +3,7 @@
 //! `run` is the whole program: parse the command line, build the `Context`, dispatch to a
 //! command, render any error once, and turn the outcome into an exit code.
 
+pub mod atomic;
 pub mod cli;
 pub mod cmd;
 pub mod context;
@@ -10,10 +11,19 @@ pub mod dag;
 mod dag_ascii;
 pub mod dag_render;
 pub mod error;
+pub mod exec;
 pub mod exit_code;
+pub mod hash;
+pub mod lock;
+pub mod params;
+pub mod repo_lock;
 pub mod repo_path;
+pub mod report;
+pub mod select;
 pub mod spec;
+pub mod status;
 pub mod target;
+pub mod workspace;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -40,19 +50,26 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     let color = cli.color;
-    match Context::new(&cli).and_then(|ctx| dispatch(&ctx, &cli.command).map(|out| (ctx, out))) {
-        Ok((_, out)) => match write_stdout(&out) {
-            Ok(()) => exit_code::code(exit_code::OK),
-            // As ripgrep: a closed pipe (`wf dag | head`) ends quietly.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit_code::code(exit_code::OK),
-            Err(e) => report(&Error::Output(e), color),
-        },
+    match Context::new(&cli).and_then(|ctx| dispatch(&ctx, &cli.command)) {
+        Ok(done) => {
+            let _ = std::io::stderr().write_all(done.stderr.as_bytes());
+            match write_stdout(&done.stdout) {
+                Ok(()) => exit_code::code(done.code),
+                // As ripgrep: a closed pipe (`wf dag | head`) ends quietly.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    exit_code::code(exit_code::OK)
+                }
+                Err(e) => report(&Error::Output(e), color),
+            }
+        }
         Err(e) => report(&e, color),
     }
 }
 
-fn dispatch(ctx: &Context, command: &Command) -> Result<String, Error> {
+fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
     match command {
+        Command::Repro(args) => cmd::repro::run(ctx, args),
+        Command::Status(args) => cmd::status::run(ctx, args),
         Command::Dag(args) => cmd::dag::run(ctx, args),
         Command::Stage(args) => cmd::stage::run(ctx, args),
     }

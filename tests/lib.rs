@@ -1,1 +1,15 @@
 //! Integration tests: the real `wf` binary in temporary folders.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test that cannot read its own files should fail loudly"
+)]
+
+mod test;
+
+mod dag;
+mod dvc_fixtures;
+mod errors;
+mod interpolation;
+mod repro;
+mod stage_list;
+mod status;

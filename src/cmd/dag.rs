@@ -1,5 +1,6 @@
 //! `wf dag`: draw the graph of stages (ASCII, DOT, Mermaid).
 
+use crate::cmd::Report;
 use crate::context::Context;
 use crate::dag::Dag;
 use crate::dag_render::{self, ViewOptions};
@@ -37,9 +38,9 @@ pub struct Args {
 }
 
 /// Runs `wf dag`.
-pub fn run(ctx: &Context, args: &Args) -> Result<String, Error> {
+pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let extra = target::named_specs(&ctx.root, &ctx.cwd, &args.targets);
-    let pipeline = Pipeline::load(&ctx.root, &extra)?;
+    let pipeline = Pipeline::load(&ctx.root, &ctx.cwd, &extra)?;
     let dag = Dag::build(&pipeline)?;
     let targets = if args.targets.is_empty() {
         None
@@ -56,11 +57,11 @@ pub fn run(ctx: &Context, args: &Args) -> Result<String, Error> {
             collapse: args.collapse,
         },
     );
-    Ok(if args.dot {
+    Ok(Report::ok(if args.dot {
         dag_render::dot(&view)
     } else if args.mermaid || args.md {
         dag_render::mermaid(&view, args.md)
     } else {
         dag_render::ascii(&view)
-    })
+    }))
 }

@@ -1,4 +1,28 @@
 //! The commands, one file each, each with its clap `Args` and `run`.
 
 pub mod dag;
+pub mod repro;
 pub mod stage;
+pub mod status;
+
+/// What a finished command prints last and how the process exits.
+#[derive(Debug)]
+pub struct Report {
+    /// Printed on stdout.
+    pub stdout: String,
+    /// Printed on stderr.
+    pub stderr: String,
+    /// The exit code.
+    pub code: u8,
+}
+
+impl Report {
+    /// Success with this output.
+    pub fn ok(stdout: String) -> Report {
+        Report {
+            stdout,
+            stderr: String::new(),
+            code: crate::exit_code::OK,
+        }
+    }
+}

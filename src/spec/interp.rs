@@ -247,10 +247,30 @@ fn matches(s: &str) -> Vec<Match<'_>> {
             from = start + 2;
             continue;
         }
-        let Some(close) = s[start + 2..].find('}') else {
+        // DVC ends an interpolation at the first `}`; wf also lets one nest another
+        // (`${train.${item.model}}`), which DVC refuses, so every DVC spec reads the same.
+        let mut depth = 1;
+        let mut i = start + 2;
+        let mut close = None;
+        while i < s.len() {
+            if s[i..].starts_with("${") {
+                depth += 1;
+                i += 2;
+                continue;
+            }
+            if s.as_bytes()[i] == b'}' {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            i += 1;
+        }
+        let Some(close) = close.or_else(|| s[start + 2..].find('}').map(|c| start + 2 + c)) else {
             break;
         };
-        let end = start + 2 + close + 1;
+        let end = close + 1;
         out.push(Match {
             start,
             end,
@@ -350,14 +370,19 @@ pub fn resolve_str(
 ) -> Result<Value, SpecError> {
     let found = matches(s);
     let lookup = |m: &Match<'_>| -> Result<&Value, SpecError> {
-        let segs = parse_key(m.inner).map_err(|reason| SpecError::BadExpression {
+        let inner = if m.inner.contains("${") {
+            resolve_str(node, m.inner, ctx, site)?.to_text()
+        } else {
+            m.inner.to_string()
+        };
+        let segs = parse_key(&inner).map_err(|reason| SpecError::BadExpression {
             expr: m.inner.to_string(),
             field: site.field.to_string(),
             reason,
             loc: site.loc(node, Some((m.start, m.end))),
         })?;
         ctx.select(&segs).ok_or_else(|| SpecError::Undefined {
-            key: m.inner.trim().to_string(),
+            key: inner.trim().to_string(),
             field: site.field.to_string(),
             loc: site.loc(node, Some((m.start, m.end))),
         })
@@ -723,6 +748,12 @@ mod tests {
             err.to_string().contains("`a.b.c`") && err.to_string().contains("`params.yaml`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn nested_interpolation_selects_by_a_value() {
+        let c = ctx("which: b\nopts: {a: 1, b: 2}\n");
+        case(&c, "x ${opts.${which}}", "x 2");
     }
 
     #[test]

@@ -39,7 +39,8 @@ impl Pipeline {
     /// Loads every spec in the repository: the root's, then those in sub-folders (skipping
     /// hidden and ignored folders, and nested repositories), plus any `extra` spec files named
     /// by targets.
-    pub fn load(root: &Path, extra: &[RepoPath]) -> Result<Pipeline, SpecError> {
+    /// `cwd` is the working folder: its spec's stages go by bare name.
+    pub fn load(root: &Path, cwd: &RepoPath, extra: &[RepoPath]) -> Result<Pipeline, SpecError> {
         let mut files = discover(root);
         for e in extra {
             if !files.contains(e) {
@@ -56,13 +57,15 @@ impl Pipeline {
             specs: vec![],
             stages: vec![],
         };
+        let local = spec_in(root, cwd);
         for file in files {
-            pipeline.add_spec(&file)?;
+            let is_local = local.as_ref() == Some(&file);
+            pipeline.add_spec(&file, is_local)?;
         }
         Ok(pipeline)
     }
 
-    fn add_spec(&mut self, file: &RepoPath) -> Result<(), SpecError> {
+    fn add_spec(&mut self, file: &RepoPath, local: bool) -> Result<(), SpecError> {
         let path = file.to_path(&self.root);
         let text = std::fs::read_to_string(&path).map_err(|e| SpecError::Read {
             path: file.to_string(),
@@ -78,15 +81,15 @@ impl Pipeline {
         let spec = Arc::new(SpecFile {
             src,
             dir: file.parent(),
+            local,
         });
         let stages = resolve::resolve(&self.root, &spec, &raw)?;
         for s in stages {
-            if let Some(dup) = self
+            if self
                 .stages
                 .iter()
-                .find(|t| Arc::ptr_eq(&t.spec, &s.spec) && t.name == s.name)
+                .any(|t| Arc::ptr_eq(&t.spec, &s.spec) && t.name == s.name)
             {
-                let _ = dup;
                 return Err(SpecError::DuplicateStage {
                     name: s.name.clone(),
                     loc: s.loc.clone(),
@@ -96,11 +99,6 @@ impl Pipeline {
         }
         self.specs.push(spec);
         Ok(())
-    }
-
-    /// The spec at the repository root, if any.
-    pub fn root_spec(&self) -> Option<&Arc<SpecFile>> {
-        self.specs.first().filter(|s| s.is_root())
     }
 }
 
@@ -143,6 +141,6 @@ fn discover(root: &Path) -> Vec<RepoPath> {
             found.push(spec);
         }
     }
-    found.sort_by(|a, b| (a.parts().count() > 1, a).cmp(&(b.parts().count() > 1, b)));
+    // The walk is depth-first in name order with the root first, as DVC collects specs.
     found
 }

@@ -16,13 +16,8 @@ pub struct SpecFile {
     pub src: Arc<Source>,
     /// Its folder, relative to the repository root.
     pub dir: RepoPath,
-}
-
-impl SpecFile {
-    /// Whether it is the spec at the repository root (its stages are addressed by bare name).
-    pub fn is_root(&self) -> bool {
-        self.dir == RepoPath::root()
-    }
+    /// Whether it is the spec of the working folder: its stages go by bare name.
+    pub local: bool,
 }
 
 /// A resolved stage.
@@ -59,10 +54,10 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// The name other commands show: bare for the root spec, `sub/dvc.yaml:name` otherwise (as
-    /// DVC's addressing).
+    /// The name other commands show: bare for the working folder's spec, `sub/dvc.yaml:name`
+    /// otherwise (as DVC's addressing).
     pub fn address(&self) -> String {
-        if self.spec.is_root() {
+        if self.spec.local {
             self.name.clone()
         } else {
             format!("{}:{}", self.spec.src.name, self.name)
@@ -72,7 +67,7 @@ impl Stage {
     /// The group address, for `--collapse`: the group name in place of the member's.
     pub fn group_address(&self) -> String {
         let group = self.group.as_deref().unwrap_or(&self.name);
-        if self.spec.is_root() {
+        if self.spec.local {
             group.to_string()
         } else {
             format!("{}:{group}", self.spec.src.name)

@@ -1,0 +1,218 @@
+//! `wf repro`: run what changed, in parallel, as `dvc repro` decides it.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+
+use crate::cmd::Report;
+use crate::context::Context;
+use crate::dag::Dag;
+use crate::error::Error;
+use crate::exec::{self, Plan, scheduler::Shared};
+use crate::exit_code;
+use crate::hash::Hasher;
+use crate::params::Params;
+use crate::repo_lock::RepoLock;
+use crate::report;
+use crate::select::{self, Reach};
+use crate::spec::Pipeline;
+use crate::status;
+use crate::target;
+use crate::workspace;
+
+/// Reproduce the pipeline: run every stage whose inputs changed, and what depends on it.
+///
+/// Stages run as soon as the stages they read from are done, several at once (`-j`). A stage
+/// runs when its command, a dependency, a tracked param or an output differs from
+/// `pipeline.lock`; its downstream runs only if its outputs really changed.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Stages, foreach/matrix groups, spec files or `spec:stage` (default: the working folder's
+    /// spec).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Run the targets and their upstream even if nothing changed.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Only the targets, not their upstream.
+    #[arg(short, long)]
+    pub single_item: bool,
+    /// The targets and everything downstream of them, not their upstream.
+    #[arg(long, conflicts_with = "single_item")]
+    pub downstream: bool,
+    /// Once a stage runs, run everything downstream of it too.
+    #[arg(long)]
+    pub force_downstream: bool,
+    /// Targets are shell-style wildcards (`'train@*'`).
+    #[arg(long)]
+    pub glob: bool,
+    /// Print what would run, and why, without running anything.
+    #[arg(long)]
+    pub dry: bool,
+    /// How many stages may run at once (default: the number of cores).
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// After a failure, keep running every stage that does not depend on it.
+    #[arg(short, long)]
+    pub keep_going: bool,
+}
+
+/// Runs `wf repro`.
+pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
+    let extra = target::named_specs(&ctx.root, &ctx.cwd, &args.targets);
+    let pipeline = Pipeline::load(&ctx.root, &ctx.cwd, &extra)?;
+    let dag = Dag::build(&pipeline)?;
+    let targets = select::targets(ctx, &pipeline, &args.targets, args.glob)?;
+    let reach = if args.single_item {
+        Reach::Single
+    } else if args.downstream {
+        Reach::Downstream
+    } else {
+        Reach::Upstream
+    };
+    let stages = select::stages(&pipeline, &dag, &targets, reach);
+    let force: BTreeSet<usize> = if args.force {
+        stages.clone()
+    } else {
+        BTreeSet::new()
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let plan = Plan {
+        stages,
+        force,
+        force_downstream: args.force_downstream,
+        keep_going: args.keep_going,
+        jobs,
+    };
+
+    let _lock = if args.dry {
+        None
+    } else {
+        Some(RepoLock::acquire(&ctx.root)?)
+    };
+    let hasher = Hasher::open(&ctx.root, &workspace::state_path(&ctx.root));
+    let shared = Shared {
+        root: ctx.root.clone(),
+        pipeline,
+        dag,
+        hasher,
+        params: Mutex::new(Params::default()),
+        shell: exec::shell::shell(std::env::var("SHELL").ok().as_deref()),
+    };
+    if args.dry {
+        return Ok(Report::ok(dry_run(&shared, &plan)));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage {
+            message: format!("cannot start the runtime: {e}"),
+            help: None,
+        })?;
+    let shared = Arc::new(shared);
+    let options = report::Options {
+        quiet: ctx.quiet,
+        verbose: ctx.verbose,
+        progress: std::io::stderr().is_terminal() && !ctx.verbose,
+        prefix: true,
+    };
+    let summary = runtime.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let printer = tokio::spawn(report::report(rx, options));
+        let summary = exec::run(shared.clone(), plan, tx).await;
+        let _ = printer.await;
+        summary
+    });
+    let p = &shared.pipeline;
+    let mut err = String::new();
+    let code = if summary.interrupted {
+        err.push_str("error: interrupted; the lock keeps every stage that finished\n");
+        exit_code::INTERRUPTED
+    } else if !summary.failed.is_empty() {
+        let names: Vec<String> = summary
+            .failed
+            .iter()
+            .map(|(i, _, _)| format!("'{}'", p.stages[*i].address()))
+            .collect();
+        err.push_str(&format!(
+            "error: failed to reproduce {}\n",
+            names.join(", ")
+        ));
+        if summary.failed.iter().all(|(_, _, bad_input)| *bad_input) {
+            exit_code::BAD_INPUT
+        } else {
+            exit_code::FAILED
+        }
+    } else {
+        if summary.ran.is_empty() && !ctx.quiet {
+            err.push_str("Data and pipelines are up to date.\n");
+        }
+        exit_code::OK
+    };
+    Ok(Report {
+        stdout: String::new(),
+        stderr: err,
+        code,
+    })
+}
+
+/// The exact prediction of `--dry`: a stage runs if it is stale now, forced, or downstream of a
+/// stage that will run (unless that stage writes the same bytes again, which cannot be known).
+fn dry_run(shared: &Shared, plan: &Plan) -> String {
+    let p = &shared.pipeline;
+    let locks = crate::lock::LockSet::read(&shared.root, p, &plan.stages);
+    let mut params = Params::default();
+    let mut will_run: BTreeSet<usize> = BTreeSet::new();
+    let mut out = String::new();
+    for i in shared
+        .dag
+        .topo_order()
+        .into_iter()
+        .filter(|i| plan.stages.contains(i))
+    {
+        let stage = &p.stages[i];
+        let reasons: Vec<String> =
+            match status::current(stage, &shared.root, &shared.hasher, &mut params) {
+                Ok(cur) => status::changes(stage, &cur, locks.entry(stage))
+                    .iter()
+                    .map(crate::cmd::status::describe)
+                    .collect(),
+                Err(e) => vec![e.to_string()],
+            };
+        let upstream: Vec<String> = shared
+            .dag
+            .parents(i)
+            .filter(|j| will_run.contains(j))
+            .map(|j| p.stages[j].address())
+            .collect();
+        let forced = plan.force.contains(&i) || plan.force_downstream && !upstream.is_empty();
+        if stage.frozen {
+            out.push_str(&format!(
+                "Stage '{}' is frozen, skipping\n",
+                stage.address()
+            ));
+        } else if !reasons.is_empty() || forced || !upstream.is_empty() {
+            will_run.insert(i);
+            let mut why = reasons;
+            if forced {
+                why.push("forced".into());
+            }
+            if !upstream.is_empty() {
+                why.push(format!("upstream {} will run", upstream.join(", ")));
+            }
+            out.push_str(&format!(
+                "Would run stage '{}': {}\n",
+                stage.address(),
+                why.join("; ")
+            ));
+        } else {
+            out.push_str(&format!(
+                "Stage '{}' didn't change, skipping\n",
+                stage.address()
+            ));
+        }
+    }
+    out
+}

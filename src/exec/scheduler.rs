@@ -1,0 +1,437 @@
+//! The scheduler: a stage starts as soon as the stages it reads from are done, at most `-j`
+//! slots at once (a stage takes `resources.cpus` of them). Each stage is decided just in time,
+//! after its upstream ran, so early cutoff falls out: a re-run that writes the same bytes leaves
+//! its readers fresh. The lock is written after every finished stage; Ctrl-C stops every running
+//! process group and keeps what finished.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::event::{Event, Outcome};
+use super::shell::{self, Job};
+use crate::dag::Dag;
+use crate::hash::Hasher;
+use crate::lock::{Entry, LockSet};
+use crate::params::Params;
+use crate::spec::{Action, Pipeline};
+use crate::status;
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// The stages to consider.
+    pub stages: BTreeSet<usize>,
+    /// Stages that run even when fresh.
+    pub force: BTreeSet<usize>,
+    /// Once a stage runs, force every stage downstream of it.
+    pub force_downstream: bool,
+    /// After a failure, run every stage that does not depend on it.
+    pub keep_going: bool,
+    /// Slots for concurrent stages.
+    pub jobs: usize,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Stages that ran.
+    pub ran: Vec<usize>,
+    /// Stages that were fresh.
+    pub skipped: Vec<usize>,
+    /// Stages that failed, with the message and whether the cause is bad input (a missing dep
+    /// or param) rather than a failing command.
+    pub failed: Vec<(usize, String, bool)>,
+    /// Stages not run because an upstream stage failed.
+    pub blocked: Vec<usize>,
+    /// Ctrl-C or SIGTERM arrived.
+    pub interrupted: bool,
+}
+
+/// What every stage task shares.
+pub struct Shared {
+    /// The repository root.
+    pub root: PathBuf,
+    /// The stages.
+    pub pipeline: Pipeline,
+    /// Their graph.
+    pub dag: Dag,
+    /// Content hashes with the state table.
+    pub hasher: Hasher,
+    /// Params files read so far.
+    pub params: Mutex<Params>,
+    /// The shell, as `shell::shell` picked it.
+    pub shell: (String, Vec<&'static str>),
+}
+
+/// The result of one stage's task.
+enum Done {
+    Fresh,
+    Ran(Box<Entry>),
+    Failed(String, bool),
+    Interrupted,
+    /// Not started: another stage failed while it waited for a slot.
+    Halted,
+}
+
+/// Runs the plan; events go to `events`. Returns when every started stage has ended.
+pub async fn run(
+    shared: Arc<Shared>,
+    mut plan: Plan,
+    events: mpsc::UnboundedSender<Event>,
+) -> Summary {
+    let p = &shared.pipeline;
+    let _ = events.send(Event::RunStarted {
+        total: plan.stages.len(),
+    });
+    let mut locks = LockSet::read(&shared.root, p, &plan.stages);
+    let mut pending: HashMap<usize, usize> = plan
+        .stages
+        .iter()
+        .map(|&i| {
+            (
+                i,
+                shared
+                    .dag
+                    .parents(i)
+                    .filter(|j| plan.stages.contains(j))
+                    .count(),
+            )
+        })
+        .collect();
+    let order = shared.dag.topo_order();
+    let mut ready: VecDeque<usize> = order
+        .iter()
+        .copied()
+        .filter(|i| pending.get(i) == Some(&0))
+        .collect();
+    let jobs = plan.jobs.max(1);
+    let slots = Arc::new(Semaphore::new(jobs));
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    // Set on a failure without `-k`: stages waiting for a slot do not start.
+    let (halt_tx, halt_rx) = watch::channel(false);
+    let mut running: JoinSet<(usize, Done)> = JoinSet::new();
+    let mut summary = Summary::default();
+    let mut blocked: BTreeSet<usize> = BTreeSet::new();
+    let mut stop_new = false;
+    let mut signals = Signals::new();
+
+    loop {
+        while !stop_new && let Some(i) = ready.pop_front() {
+            let forced = plan.force.contains(&i);
+            let entry = locks.entry(&p.stages[i]).cloned();
+            let cpus = u32::try_from(jobs)
+                .unwrap_or(u32::MAX)
+                .min(p.stages[i].resources.cpus.max(1));
+            running.spawn(stage_task(
+                i,
+                shared.clone(),
+                entry,
+                forced,
+                slots.clone(),
+                cpus,
+                events.clone(),
+                (cancel_rx.clone(), halt_rx.clone()),
+            ));
+        }
+        if running.is_empty() {
+            break;
+        }
+        let (i, done) = tokio::select! {
+            Some(joined) = running.join_next() => match joined {
+                Ok(r) => r,
+                Err(e) => {
+                    // A stage task panicked or was cancelled: nothing to record for it.
+                    let _ = events.send(Event::Output { stage: "wf".into(), line: format!("internal error: {e}"), stderr: true });
+                    continue;
+                }
+            },
+            () = signals.recv(), if !summary.interrupted => {
+                summary.interrupted = true;
+                stop_new = true;
+                let _ = cancel_tx.send(true);
+                continue;
+            }
+        };
+        let stage = &p.stages[i];
+        match done {
+            Done::Fresh => summary.skipped.push(i),
+            Done::Ran(entry) => {
+                summary.ran.push(i);
+                if plan.force_downstream {
+                    plan.force.extend(shared.dag.descendants(&[i]));
+                }
+                match locks.update(stage, *entry) {
+                    Ok(path) => {
+                        let _ = events.send(Event::LockWritten {
+                            path: path.display().to_string(),
+                        });
+                    }
+                    Err(e) => {
+                        summary.failed.push((i, e.to_string(), false));
+                        stop_new = true;
+                    }
+                }
+            }
+            Done::Failed(message, bad_input) => {
+                summary.failed.push((i, message, bad_input));
+                if plan.keep_going {
+                    for d in shared.dag.descendants(&[i]) {
+                        if d != i && plan.stages.contains(&d) && blocked.insert(d) {
+                            summary.blocked.push(d);
+                            let _ = events.send(Event::StageBlocked {
+                                stage: p.stages[d].address(),
+                                failed: stage.address(),
+                            });
+                        }
+                    }
+                } else {
+                    stop_new = true;
+                    let _ = halt_tx.send(true);
+                }
+            }
+            Done::Interrupted => summary.interrupted = true,
+            Done::Halted => {}
+        }
+        for c in shared.dag.children(i) {
+            if let Some(n) = pending.get_mut(&c) {
+                *n -= 1;
+                if *n == 0 && !blocked.contains(&c) {
+                    ready.push_back(c);
+                }
+            }
+        }
+    }
+    if let Err(e) = shared.hasher.save() {
+        let _ = events.send(Event::Output {
+            stage: "wf".into(),
+            line: format!("warning: {e}"),
+            stderr: true,
+        });
+    }
+    summary
+}
+
+/// One stage: decide, and run if it must.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a task takes what it needs by value"
+)]
+async fn stage_task(
+    i: usize,
+    shared: Arc<Shared>,
+    entry: Option<Entry>,
+    forced: bool,
+    slots: Arc<Semaphore>,
+    cpus: u32,
+    events: mpsc::UnboundedSender<Event>,
+    (cancel, halt): (watch::Receiver<bool>, watch::Receiver<bool>),
+) -> (usize, Done) {
+    let address = shared.pipeline.stages[i].address();
+    let decided = {
+        let shared = shared.clone();
+        tokio::task::spawn_blocking(move || decide(&shared, i, entry.as_ref(), forced)).await
+    };
+    let must_run = match decided {
+        Ok(Ok(run)) => run,
+        Ok(Err((message, bad_input))) => {
+            let _ = events.send(Event::StageFinished {
+                stage: address,
+                outcome: Outcome::Failed(message.clone()),
+                elapsed: Default::default(),
+            });
+            return (i, Done::Failed(message, bad_input));
+        }
+        Err(e) => return (i, Done::Failed(format!("internal error: {e}"), false)),
+    };
+    if !must_run {
+        let _ = events.send(Event::StageSkipped { stage: address });
+        return (i, Done::Fresh);
+    }
+    let Ok(_permit) = slots.acquire_many(cpus).await else {
+        return (i, Done::Interrupted);
+    };
+    if *cancel.borrow() {
+        return (i, Done::Interrupted);
+    }
+    if *halt.borrow() {
+        return (i, Done::Halted);
+    }
+    let stage = &shared.pipeline.stages[i];
+    let commands: Vec<String> = match &stage.action {
+        Action::Cmd(cmd) => cmd.commands().into_iter().map(str::to_string).collect(),
+        Action::Builtin { name, .. } => vec![format!("uses: {name}")],
+    };
+    let _ = events.send(Event::StageStarted {
+        stage: address.clone(),
+        commands: commands.clone(),
+    });
+    let started = Instant::now();
+    if let Err(e) = remove_outs(&shared, i) {
+        return finish(&events, address, started, i, Done::Failed(e, false));
+    }
+    let outcome = match &stage.action {
+        Action::Cmd(_) => {
+            let job = Job {
+                stage: address.clone(),
+                cwd: stage.wdir.to_path(&shared.root),
+                root: shared.root.clone(),
+                env: stage
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            };
+            shell::run(&job, &commands, &shared.shell, &events, cancel.clone()).await
+        }
+        Action::Builtin { name, .. } => Outcome::Failed(format!(
+            "built-in stage `{name}` cannot be run by this build of wf"
+        )),
+    };
+    let done = match outcome {
+        Outcome::Ok => {
+            let shared = shared.clone();
+            match tokio::task::spawn_blocking(move || record(&shared, i)).await {
+                Ok(Ok(entry)) => Done::Ran(Box::new(entry)),
+                Ok(Err(message)) => Done::Failed(message, false),
+                Err(e) => Done::Failed(format!("internal error: {e}"), false),
+            }
+        }
+        Outcome::Failed(message) => Done::Failed(message, false),
+        Outcome::Interrupted => Done::Interrupted,
+    };
+    finish(&events, address, started, i, done)
+}
+
+fn finish(
+    events: &mpsc::UnboundedSender<Event>,
+    stage: String,
+    started: Instant,
+    i: usize,
+    done: Done,
+) -> (usize, Done) {
+    let outcome = match &done {
+        Done::Failed(m, _) => Outcome::Failed(m.clone()),
+        Done::Interrupted => Outcome::Interrupted,
+        Done::Fresh | Done::Ran(_) | Done::Halted => Outcome::Ok,
+    };
+    let _ = events.send(Event::StageFinished {
+        stage,
+        outcome,
+        elapsed: started.elapsed(),
+    });
+    (i, done)
+}
+
+/// Whether stage `i` must run; `Err((message, bad_input))` when it cannot.
+fn decide(
+    shared: &Shared,
+    i: usize,
+    entry: Option<&Entry>,
+    forced: bool,
+) -> Result<bool, (String, bool)> {
+    let stage = &shared.pipeline.stages[i];
+    let cur = {
+        let mut params = shared
+            .params
+            .lock()
+            .map_err(|_| ("internal error: params lock poisoned".to_string(), false))?;
+        status::current(stage, &shared.root, &shared.hasher, &mut params)
+            .map_err(|e| (e.to_string(), true))?
+    };
+    if stage.frozen {
+        // As DVC: a frozen stage never runs, and its outs must be there.
+        if let Some((path, _)) = cur.outs.iter().find(|(_, h)| h.is_none()) {
+            return Err((
+                format!("stage is frozen and its output '{path}' is missing"),
+                true,
+            ));
+        }
+        return Ok(false);
+    }
+    let changes = status::changes(stage, &cur, entry);
+    if !forced && changes.is_empty() {
+        return Ok(false);
+    }
+    if let Some((path, _)) = cur.deps.iter().find(|(_, h)| h.is_none()) {
+        return Err((format!("dependency '{path}' does not exist"), true));
+    }
+    if let Some((file, keys)) = status::missing_params(&cur).into_iter().next() {
+        let keys = keys
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err((
+            format!("Parameters {keys} are missing from '{file}'."),
+            true,
+        ));
+    }
+    Ok(true)
+}
+
+/// Deletes the stage's outs before it runs, except `persist` ones (as DVC).
+fn remove_outs(shared: &Shared, i: usize) -> Result<(), String> {
+    for out in shared.pipeline.stages[i].outs.iter().filter(|o| !o.persist) {
+        let path = out.entry.path.to_path(&shared.root);
+        let result = match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(_) => Ok(()),
+        };
+        result.map_err(|e| {
+            format!(
+                "cannot remove output '{}' before running: {e}",
+                out.entry.written
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// After a successful run: every out must exist; hash everything for the lock.
+fn record(shared: &Shared, i: usize) -> Result<Entry, String> {
+    let stage = &shared.pipeline.stages[i];
+    let mut params = shared
+        .params
+        .lock()
+        .map_err(|_| "internal error: params lock poisoned".to_string())?;
+    let cur = status::current(stage, &shared.root, &shared.hasher, &mut params)
+        .map_err(|e| e.to_string())?;
+    if let Some((path, _)) = cur.outs.iter().find(|(_, h)| h.is_none()) {
+        return Err(format!("output '{path}' does not exist"));
+    }
+    Ok(status::entry(stage, &cur))
+}
+
+/// Ctrl-C and SIGTERM, as one stream.
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        Signals {
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        }
+    }
+
+    async fn recv(&mut self) {
+        let term = async {
+            match &mut self.term {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+    }
+}

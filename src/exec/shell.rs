@@ -1,0 +1,176 @@
+//! Runs one stage's shell commands as DVC does: each line of a string `cmd` (or each item of a
+//! list) in its own `$SHELL -c`, in the stage's `wdir`, stopping at the first failure; each stage
+//! in its own process group so that Ctrl-C can stop all it started.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::{mpsc, watch};
+
+use super::event::{Event, Outcome};
+
+/// How long a stage gets between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(3);
+
+/// What a command needs besides its text.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The stage's address (for output lines and `WF_STAGE`).
+    pub stage: String,
+    /// The working folder.
+    pub cwd: PathBuf,
+    /// The repository root (`WF_ROOT`, `DVC_ROOT`).
+    pub root: PathBuf,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// The shell and its arguments before `-c`, as DVC picks them: `$SHELL`, with bash and zsh told
+/// not to read start-up files, else `/bin/sh`.
+pub fn shell(shell_var: Option<&str>) -> (String, Vec<&'static str>) {
+    let sh = shell_var
+        .filter(|s| !s.is_empty())
+        .unwrap_or("/bin/sh")
+        .to_string();
+    let name = Path::new(&sh)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let args = match name.as_str() {
+        "bash" => vec!["--noprofile", "--norc"],
+        "zsh" => vec!["--no-rcs"],
+        _ => vec![],
+    };
+    (sh, args)
+}
+
+/// Runs the commands one after another; returns how the stage ended.
+pub async fn run(
+    job: &Job,
+    commands: &[String],
+    (sh, sh_args): &(String, Vec<&'static str>),
+    events: &mpsc::UnboundedSender<Event>,
+    mut cancel: watch::Receiver<bool>,
+) -> Outcome {
+    for command in commands {
+        let mut cmd = Command::new(sh);
+        cmd.args(sh_args)
+            .arg("-c")
+            .arg(command)
+            .current_dir(&job.cwd)
+            .env("WF_ROOT", &job.root)
+            .env("WF_STAGE", &job.stage)
+            .env("DVC_ROOT", &job.root)
+            .env("DVC_STAGE", &job.stage)
+            .envs(job.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                return Outcome::Failed(format!(
+                    "cannot start `{sh}` in `{}`: {e}",
+                    job.cwd.display()
+                ));
+            }
+        };
+        let pgid = child.id().and_then(|id| i32::try_from(id).ok());
+        let out = child
+            .stdout
+            .take()
+            .map(|s| forward(s, job.stage.clone(), false, events.clone()));
+        let err = child
+            .stderr
+            .take()
+            .map(|s| forward(s, job.stage.clone(), true, events.clone()));
+        let status = tokio::select! {
+            status = child.wait() => status,
+            () = cancelled(&mut cancel) => {
+                if let Some(pgid) = pgid {
+                    stop_group(pgid, &mut child).await;
+                }
+                return Outcome::Interrupted;
+            }
+        };
+        for task in [out, err].into_iter().flatten() {
+            let _ = task.await;
+        }
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(s) => {
+                let how = match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
+                    (Some(code), _) => format!("exit {code}"),
+                    (None, Some(sig)) => format!("killed by signal {sig}"),
+                    (None, None) => "unknown status".into(),
+                };
+                return Outcome::Failed(format!("failed to run: {command}: {how}"));
+            }
+            Err(e) => return Outcome::Failed(format!("failed to wait for `{command}`: {e}")),
+        }
+    }
+    Outcome::Ok
+}
+
+/// Resolves once the run is cancelled (the guard `wait_for` returns must not live across an
+/// await, so it is dropped here).
+async fn cancelled(cancel: &mut watch::Receiver<bool>) {
+    let _ = cancel.wait_for(|c| *c).await;
+}
+
+/// SIGTERM to the whole group, a grace period, then SIGKILL.
+async fn stop_group(pgid: i32, child: &mut tokio::process::Child) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    let group = Pid::from_raw(pgid);
+    let _ = killpg(group, Signal::SIGTERM);
+    if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = child.wait().await;
+    } else {
+        // The leader is gone; anything left in its group goes too.
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+}
+
+/// Sends each line of a child's stream as an `Output` event.
+fn forward(
+    stream: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    stage: String,
+    stderr: bool,
+    events: mpsc::UnboundedSender<Event>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream).split(b'\n');
+        while let Ok(Some(bytes)) = lines.next_segment().await {
+            let line = String::from_utf8_lossy(&bytes)
+                .trim_end_matches('\r')
+                .to_string();
+            let _ = events.send(Event::Output {
+                stage: stage.clone(),
+                line,
+                stderr,
+            });
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_as_dvc_picks_it() {
+        assert_eq!(shell(None), ("/bin/sh".to_string(), vec![]));
+        assert_eq!(
+            shell(Some("/bin/bash")),
+            ("/bin/bash".to_string(), vec!["--noprofile", "--norc"])
+        );
+        assert_eq!(shell(Some("/usr/bin/zsh")).1, vec!["--no-rcs"]);
+    }
+}

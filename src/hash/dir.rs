@@ -1,0 +1,386 @@
+//! Hashing a folder: walking it into a manifest of its regular files, hashed in parallel, and
+//! the folder's hash from that manifest.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use walkdir::WalkDir;
+
+use super::state::StateTable;
+use super::{HashError, HashInfo, ManifestEntry, file, hash_bytes, lock};
+use crate::repo_path::RepoPath;
+
+/// The manifest of the folder `dir` (at `abs`): every regular file under it, links followed,
+/// sorted by relative path. Empty folders, sockets, pipes and devices hold no content and are
+/// left out.
+pub(crate) fn manifest(
+    state: &Mutex<StateTable>,
+    dir: &RepoPath,
+    abs: &Path,
+) -> Result<Vec<ManifestEntry>, HashError> {
+    let files = walk(dir, abs)?;
+    let mut entries = files
+        .par_iter()
+        .map(|(rel, path)| {
+            let key = key_of(dir, rel);
+            let meta = fs::metadata(path).map_err(|source| HashError::Read {
+                path: key.clone(),
+                source,
+            })?;
+            let info = file::hash(state, &key, path, &meta)?;
+            Ok(ManifestEntry {
+                relpath: rel.clone(),
+                hash: info.hash,
+                size: info.size,
+            })
+        })
+        .collect::<Result<Vec<_>, HashError>>()?;
+    // The walk's order is per folder by name, which puts `a/b` before `a.txt`; the manifest's is
+    // by whole path, so that it does not depend on how the files were found.
+    entries.sort_unstable_by(|a, b| a.relpath.cmp(&b.relpath));
+
+    // The walk has just seen every file under `dir`: entries for anything else are stale.
+    let mut table = lock(state);
+    table.forget(dir.as_str());
+    table.retain_under(dir.as_str(), |rel| {
+        entries
+            .binary_search_by(|e| e.relpath.as_str().cmp(rel))
+            .is_ok()
+    });
+    Ok(entries)
+}
+
+/// The folder's hash, size and file count from its manifest.
+pub(crate) fn info(dir: &RepoPath, entries: &[ManifestEntry]) -> Result<HashInfo, HashError> {
+    let canonical = serde_json::to_vec(entries).map_err(|source| HashError::Encode {
+        path: dir.to_string(),
+        source,
+    })?;
+    Ok(HashInfo {
+        hash: format!("{}.dir", hash_bytes(&canonical)),
+        size: entries.iter().map(|e| e.size).sum(),
+        nfiles: Some(entries.len() as u64),
+    })
+}
+
+/// The regular files under `abs`, each with its `/`-separated path relative to it.
+fn walk(dir: &RepoPath, abs: &Path) -> Result<Vec<(String, PathBuf)>, HashError> {
+    let mut files = Vec::new();
+    for entry in WalkDir::new(abs).follow_links(true).sort_by_file_name() {
+        let entry = entry.map_err(|e| HashError::List {
+            path: e
+                .path()
+                .map_or_else(|| dir.to_string(), |p| key_of(dir, &lossy_rel(abs, p))),
+            source: e.into(),
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = rel_path(abs, entry.path()).ok_or_else(|| HashError::NonUtf8 {
+            path: key_of(dir, &lossy_rel(abs, entry.path())),
+        })?;
+        files.push((rel, entry.into_path()));
+    }
+    Ok(files)
+}
+
+/// `path` relative to `base`, `/`-separated whatever the platform; `None` when a part is not
+/// UTF-8.
+fn rel_path(base: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(base).unwrap_or(path);
+    let parts = rel
+        .components()
+        .map(|c| c.as_os_str().to_str())
+        .collect::<Option<Vec<&str>>>()?;
+    Some(parts.join("/"))
+}
+
+/// [`rel_path`] for messages, with bad bytes replaced.
+fn lossy_rel(base: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(base).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The repository path of `rel` inside `dir`: the state table's key and what errors show.
+fn key_of(dir: &RepoPath, rel: &str) -> String {
+    match (dir.as_str(), rel) {
+        ("", rel) => rel.to_string(),
+        (dir, "") => dir.to_string(),
+        (dir, rel) => format!("{dir}/{rel}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::hash::Hasher;
+
+    fn rp(s: &str) -> RepoPath {
+        RepoPath::root().join(s).unwrap()
+    }
+
+    fn put(root: &Path, rel: &str, content: &[u8]) {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    }
+
+    fn dir_hash(h: &Hasher, dir: &str) -> HashInfo {
+        h.hash(&rp(dir)).unwrap().unwrap()
+    }
+
+    fn sample(root: &Path) {
+        put(root, "d/x.txt", b"x");
+        put(root, "d/sub/y.txt", b"yy");
+        put(root, "d/sub/deeper/z.bin", b"zzz");
+    }
+
+    #[test]
+    fn folder_hash_is_stable_and_sized() {
+        let tmp = tempfile::tempdir().unwrap();
+        sample(tmp.path());
+        let h = Hasher::open(tmp.path(), &tmp.path().join("state"));
+        let a = dir_hash(&h, "d");
+        assert!(a.hash.ends_with(".dir"));
+        assert_eq!(a.hash.len(), 64 + 4);
+        assert_eq!(a.size, 6);
+        assert_eq!(a.nfiles, Some(3));
+        assert_eq!(dir_hash(&h, "d"), a);
+        // A fresh hasher, and the same files in a folder of another name, agree.
+        let other = Hasher::open(tmp.path(), &tmp.path().join("other-state"));
+        assert_eq!(dir_hash(&other, "d"), a);
+        fs::rename(tmp.path().join("d"), tmp.path().join("e")).unwrap();
+        assert_eq!(dir_hash(&h, "e"), a);
+    }
+
+    #[test]
+    fn folder_hash_is_pinned() {
+        // Pins the format: a change here changes every lock file ever written.
+        let tmp = tempfile::tempdir().unwrap();
+        sample(tmp.path());
+        let h = Hasher::open(tmp.path(), &tmp.path().join("state"));
+        let m = h.manifest(&rp("d")).unwrap().unwrap();
+        let json = String::from_utf8(serde_json::to_vec(&m).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            format!(
+                r#"[{{"relpath":"sub/deeper/z.bin","hash":"{}","size":3}},{{"relpath":"sub/y.txt","hash":"{}","size":2}},{{"relpath":"x.txt","hash":"{}","size":1}}]"#,
+                hash_bytes(b"zzz"),
+                hash_bytes(b"yy"),
+                hash_bytes(b"x")
+            )
+        );
+        assert_eq!(
+            dir_hash(&h, "d").hash,
+            format!("{}.dir", hash_bytes(json.as_bytes()))
+        );
+        assert_eq!(
+            dir_hash(&h, "d").hash,
+            "5261771d1207b75c0044e1254d08d3b46c6724023219895c96e59954d2c5dd8e.dir"
+        );
+    }
+
+    #[test]
+    fn folder_hash_follows_content_and_names_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        sample(root);
+        let h = Hasher::open(root, &root.join("state"));
+        let base = dir_hash(&h, "d").hash;
+        let mut seen = vec![base.clone()];
+        let mut changed = |what: &str| {
+            let now = dir_hash(&h, "d").hash;
+            assert!(!seen.contains(&now), "{what} did not change the hash");
+            seen.push(now);
+        };
+
+        put(root, "d/new.txt", b"n");
+        changed("adding a file");
+        fs::remove_file(root.join("d/new.txt")).unwrap();
+        assert_eq!(dir_hash(&h, "d").hash, base, "removing it again");
+        fs::remove_file(root.join("d/x.txt")).unwrap();
+        changed("removing a file");
+        put(root, "d/x.txt", b"x");
+        assert_eq!(dir_hash(&h, "d").hash, base);
+        fs::rename(root.join("d/x.txt"), root.join("d/w.txt")).unwrap();
+        changed("renaming a file");
+        fs::rename(root.join("d/w.txt"), root.join("d/sub/x.txt")).unwrap();
+        changed("moving a file into a subfolder");
+        fs::rename(root.join("d/sub/x.txt"), root.join("d/x.txt")).unwrap();
+        assert_eq!(dir_hash(&h, "d").hash, base);
+        put(root, "d/sub/y.txt", b"yY");
+        changed("editing a file, same size");
+        put(root, "d/sub/y.txt", b"yy");
+        assert_eq!(dir_hash(&h, "d").hash, base);
+
+        // Touching (a new mtime, the same bytes) and empty folders change nothing.
+        let later = SystemTime::now() + Duration::from_secs(5);
+        File::options()
+            .write(true)
+            .open(root.join("d/sub/y.txt"))
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        fs::create_dir(root.join("d/empty")).unwrap();
+        assert_eq!(dir_hash(&h, "d").hash, base);
+    }
+
+    #[test]
+    fn manifest_is_sorted_by_whole_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        for rel in [
+            "b.txt",
+            "a/b.txt",
+            "a.txt",
+            "a/c/d.txt",
+            "A.txt",
+            "a-b/x",
+            "é",
+        ] {
+            put(tmp.path(), &format!("d/{rel}"), rel.as_bytes());
+        }
+        let h = Hasher::open(tmp.path(), &tmp.path().join("state"));
+        let m = h.manifest(&rp("d")).unwrap().unwrap();
+        let rels: Vec<&str> = m.iter().map(|e| e.relpath.as_str()).collect();
+        assert_eq!(
+            rels,
+            [
+                "A.txt",
+                "a-b/x",
+                "a.txt",
+                "a/b.txt",
+                "a/c/d.txt",
+                "b.txt",
+                "é"
+            ]
+        );
+        for e in &m {
+            assert_eq!(e.hash, hash_bytes(e.relpath.as_bytes()));
+            assert_eq!(e.size, e.relpath.len() as u64);
+        }
+    }
+
+    #[test]
+    fn empty_folder_is_a_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("d/only/empty")).unwrap();
+        let h = Hasher::open(tmp.path(), &tmp.path().join("state"));
+        let info = dir_hash(&h, "d");
+        assert_eq!(info.nfiles, Some(0));
+        assert_eq!(info.size, 0);
+        assert_eq!(info.hash, format!("{}.dir", hash_bytes(b"[]")));
+        assert_eq!(h.manifest(&rp("d")).unwrap(), Some(vec![]));
+    }
+
+    #[test]
+    fn links_inside_a_folder_are_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        put(root, "real/f", b"f");
+        put(root, "real/sub/g", b"g");
+        fs::create_dir(root.join("d")).unwrap();
+        std::os::unix::fs::symlink("../real/f", root.join("d/f")).unwrap();
+        std::os::unix::fs::symlink("../real/sub", root.join("d/sub")).unwrap();
+        std::os::unix::fs::symlink("real", root.join("linked")).unwrap();
+        let h = Hasher::open(root, &root.join("state"));
+        let rels: Vec<String> = h
+            .manifest(&rp("d"))
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.relpath)
+            .collect();
+        assert_eq!(rels, ["f", "sub/g"]);
+        assert_eq!(dir_hash(&h, "d"), dir_hash(&h, "real"));
+        assert_eq!(dir_hash(&h, "linked"), dir_hash(&h, "real"));
+    }
+
+    #[test]
+    fn broken_link_inside_a_folder_is_an_error_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        put(tmp.path(), "d/ok", b"ok");
+        std::os::unix::fs::symlink("nowhere", tmp.path().join("d/broken")).unwrap();
+        let h = Hasher::open(tmp.path(), &tmp.path().join("state"));
+        let err = h.hash(&rp("d")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot list `d/broken`: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn non_utf8_name_is_an_error() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir(tmp.path().join("d")).unwrap();
+        let bad = tmp.path().join("d").join(OsStr::from_bytes(b"bad\xff"));
+        if fs::write(&bad, b"x").is_err() {
+            return; // a filesystem that insists on UTF-8 names
+        }
+        let h = Hasher::open(tmp.path(), &tmp.path().join("state"));
+        let err = h.hash(&rp("d")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`d/bad\u{fffd}` has a name that is not valid UTF-8"
+        );
+    }
+
+    #[test]
+    fn the_root_itself_can_be_hashed() {
+        let tmp = tempfile::tempdir().unwrap();
+        put(tmp.path(), "a", b"a");
+        put(tmp.path(), "s/b", b"b");
+        let h = Hasher::open(tmp.path(), &tmp.path().join("elsewhere/state"));
+        let m = h.manifest(&RepoPath::root()).unwrap().unwrap();
+        let rels: Vec<&str> = m.iter().map(|e| e.relpath.as_str()).collect();
+        assert_eq!(rels, ["a", "s/b"]);
+        assert_eq!(h.hash(&RepoPath::root()).unwrap().unwrap().nfiles, Some(2));
+    }
+
+    #[test]
+    fn folder_files_share_the_state_table_and_stale_entries_go() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let state = root.join(".wf/state");
+        put(root, "d/keep", b"k");
+        put(root, "d/sub/drop", b"d");
+        let old = SystemTime::now() - Duration::from_secs(60);
+        for f in ["d/keep", "d/sub/drop"] {
+            File::options()
+                .write(true)
+                .open(root.join(f))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        let h = Hasher::open(root, &state);
+        dir_hash(&h, "d");
+        h.save().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(&state).unwrap()).unwrap();
+        let keys: Vec<&String> = json["files"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["d/keep", "d/sub/drop"]);
+
+        fs::remove_dir_all(root.join("d/sub")).unwrap();
+        dir_hash(&h, "d");
+        h.save().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(&state).unwrap()).unwrap();
+        let keys: Vec<&String> = json["files"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["d/keep"]);
+    }
+
+    #[test]
+    fn key_of_joins_without_stray_slashes() {
+        assert_eq!(key_of(&RepoPath::root(), "a/b"), "a/b");
+        assert_eq!(key_of(&rp("d"), "a/b"), "d/a/b");
+        assert_eq!(key_of(&rp("d"), ""), "d");
+    }
+}

@@ -1,0 +1,308 @@
+//! `Lock`: `pipeline.lock` next to each spec, the record of what each stage last ran with: its
+//! resolved command (or built-in identity), the hashes of its deps and outs, and its params.
+//! Written atomically after every finished stage.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::HashInfo;
+
+/// The lock file's name, beside its spec.
+pub const LOCK_NAME: &str = "pipeline.lock";
+/// The format version written in every lock.
+pub const VERSION: u32 = 1;
+
+/// Errors reading or writing a lock file.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// The file exists but cannot be read.
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        /// The lock file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not a lock this version understands.
+    #[error("`{path}` is not a valid lock file: {message}")]
+    Parse {
+        /// The lock file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file cannot be written.
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        /// The lock file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// One lock file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    /// The format version.
+    pub version: u32,
+    /// Entries by stage name (sorted).
+    #[serde(default)]
+    pub stages: BTreeMap<String, Entry>,
+}
+
+/// What a stage last ran with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// The resolved shell command, as a string or a list, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<LockCmd>,
+    /// The built-in stage's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses: Option<String>,
+    /// The built-in stage's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// The built-in stage's resolved `with:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<serde_json::Value>,
+    /// Dependencies, sorted by path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<PathHash>,
+    /// Params values by file, then by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// Outputs, sorted by path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outs: Vec<PathHash>,
+}
+
+/// A command as locked: the form matters, as in DVC (`x` and `[x]` differ).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LockCmd {
+    /// `cmd: "..."`.
+    Line(String),
+    /// `cmd: [...]`.
+    List(Vec<String>),
+}
+
+/// A path with its content hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathHash {
+    /// As written in the spec, relative to the stage's `wdir`.
+    pub path: String,
+    /// The hash algorithm, `blake3`.
+    pub hash: String,
+    /// The hex digest (`.dir` appended for a folder).
+    pub blake3: String,
+    /// Bytes (a folder: all its files).
+    pub size: u64,
+    /// Files in a folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nfiles: Option<u64>,
+}
+
+impl PathHash {
+    /// A locked path from a hash.
+    pub fn new(path: &str, info: &HashInfo) -> PathHash {
+        PathHash {
+            path: path.to_string(),
+            hash: "blake3".into(),
+            blake3: info.hash.clone(),
+            size: info.size,
+            nfiles: info.nfiles,
+        }
+    }
+
+    /// Whether it records this content.
+    pub fn matches(&self, info: &HashInfo) -> bool {
+        self.blake3 == info.hash
+    }
+}
+
+impl Lock {
+    /// The lock file of the spec in `spec_dir`.
+    pub fn path_for(spec_dir: &Path) -> PathBuf {
+        spec_dir.join(LOCK_NAME)
+    }
+
+    /// Reads a lock; a missing file is an empty lock.
+    pub fn read(path: &Path) -> Result<Lock, LockError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Lock {
+                    version: VERSION,
+                    stages: BTreeMap::new(),
+                });
+            }
+            Err(source) => {
+                return Err(LockError::Read {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let lock: Lock = serde_saphyr::from_str(&text).map_err(|e| LockError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        if lock.version != VERSION {
+            return Err(LockError::Parse {
+                path: path.display().to_string(),
+                message: format!(
+                    "version {} is not {VERSION}: it was written by another version of wf",
+                    lock.version
+                ),
+            });
+        }
+        Ok(lock)
+    }
+
+    /// The lock as YAML.
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self).unwrap_or_default()
+    }
+
+    /// Writes the lock atomically.
+    pub fn write(&self, path: &Path) -> Result<(), LockError> {
+        crate::atomic::write(path, self.to_yaml().as_bytes()).map_err(|source| LockError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut lock = Lock {
+            version: VERSION,
+            stages: BTreeMap::new(),
+        };
+        let info = HashInfo {
+            hash: "ab".repeat(32),
+            size: 6,
+            nfiles: None,
+        };
+        let dir = HashInfo {
+            hash: format!("{}.dir", "cd".repeat(32)),
+            size: 12,
+            nfiles: Some(2),
+        };
+        let mut params = BTreeMap::new();
+        params.insert(
+            "params.yaml".to_string(),
+            [
+                ("lr".to_string(), serde_json::json!(0.1)),
+                ("train".to_string(), serde_json::json!({"epochs": 3})),
+            ]
+            .into(),
+        );
+        lock.stages.insert(
+            "train".into(),
+            Entry {
+                cmd: Some(LockCmd::List(vec!["echo a".into(), "echo b".into()])),
+                deps: vec![PathHash::new("data/raw.csv", &info)],
+                params,
+                outs: vec![PathHash::new("model", &dir)],
+                ..Entry::default()
+            },
+        );
+        lock.stages.insert(
+            "prepare".into(),
+            Entry {
+                cmd: Some(LockCmd::Line("yes".into())),
+                ..Entry::default()
+            },
+        );
+        let yaml = lock.to_yaml();
+        let dir_ = tempfile::tempdir().unwrap();
+        let path = dir_.path().join(LOCK_NAME);
+        lock.write(&path).unwrap();
+        assert_eq!(Lock::read(&path).unwrap(), lock);
+        assert!(
+            yaml.find("prepare:").unwrap() < yaml.find("train:").unwrap(),
+            "{yaml}"
+        );
+    }
+
+    #[test]
+    fn missing_lock_is_empty_and_other_versions_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            Lock::read(&dir.path().join(LOCK_NAME))
+                .unwrap()
+                .stages
+                .is_empty()
+        );
+        std::fs::write(dir.path().join(LOCK_NAME), "version: 99\nstages: {}\n").unwrap();
+        assert!(
+            Lock::read(&dir.path().join(LOCK_NAME))
+                .unwrap_err()
+                .to_string()
+                .contains("another version")
+        );
+    }
+}
+
+/// The locks of every spec a command touches, by spec name.
+#[derive(Debug, Default)]
+pub struct LockSet {
+    locks: BTreeMap<String, (PathBuf, Lock)>,
+}
+
+impl LockSet {
+    /// Reads the lock of each spec holding one of `stages`. A lock that cannot be read counts
+    /// as empty (every stage in it is new) and is rewritten by the next run.
+    pub fn read(
+        root: &Path,
+        p: &crate::spec::Pipeline,
+        stages: &std::collections::BTreeSet<usize>,
+    ) -> LockSet {
+        let mut set = LockSet::default();
+        for &i in stages {
+            let spec = &p.stages[i].spec;
+            set.locks.entry(spec.src.name.clone()).or_insert_with(|| {
+                let path = Lock::path_for(&spec.dir.to_path(root));
+                let lock = Lock::read(&path).unwrap_or(Lock {
+                    version: VERSION,
+                    stages: BTreeMap::new(),
+                });
+                (path, lock)
+            });
+        }
+        set
+    }
+
+    /// The entry of a stage.
+    pub fn entry(&self, stage: &crate::spec::Stage) -> Option<&Entry> {
+        self.locks
+            .get(&stage.spec.src.name)?
+            .1
+            .stages
+            .get(&stage.name)
+    }
+
+    /// Records a stage's entry and writes its lock; returns the lock's path.
+    pub fn update(&mut self, stage: &crate::spec::Stage, entry: Entry) -> Result<&Path, LockError> {
+        let Some((path, lock)) = self.locks.get_mut(&stage.spec.src.name) else {
+            return Err(LockError::Write {
+                path: stage.spec.src.name.clone(),
+                source: std::io::Error::other("no lock loaded for this spec"),
+            });
+        };
+        lock.stages.insert(stage.name.clone(), entry);
+        lock.write(path)?;
+        Ok(path)
+    }
+}

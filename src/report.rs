@@ -1,0 +1,140 @@
+//! Turns run events into what the user sees: plain lines (stage output prefixed with its stage,
+//! never interleaved mid-line), or, on a terminal, the same lines under a progress bar.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::mpsc;
+
+use crate::exec::{Event, Outcome};
+
+/// How much to say.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Only errors.
+    pub quiet: bool,
+    /// Also lock writes.
+    pub verbose: bool,
+    /// Draw a progress bar (stderr is a terminal).
+    pub progress: bool,
+    /// Prefix stage output with the stage's name.
+    pub prefix: bool,
+}
+
+/// Prints events until the channel closes.
+pub async fn report(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
+    let mut bar: Option<ProgressBar> = None;
+    let mut running: BTreeSet<String> = BTreeSet::new();
+    let mut done = 0u64;
+    while let Some(event) = rx.recv().await {
+        let mut err_lines: Vec<String> = Vec::new();
+        let mut out_lines: Vec<String> = Vec::new();
+        match event {
+            Event::RunStarted { total } => {
+                if opts.progress && !opts.quiet {
+                    let b = ProgressBar::new(total as u64);
+                    b.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} [{pos}/{len}] {elapsed} {wide_msg}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    b.enable_steady_tick(Duration::from_millis(120));
+                    bar = Some(b);
+                }
+            }
+            Event::StageSkipped { stage } => {
+                done += 1;
+                if !opts.quiet {
+                    err_lines.push(format!("Stage '{stage}' didn't change, skipping"));
+                }
+            }
+            Event::StageBlocked { stage, failed } => {
+                done += 1;
+                if !opts.quiet {
+                    err_lines.push(format!(
+                        "Stage '{stage}' will be skipped because '{failed}' failed"
+                    ));
+                }
+            }
+            Event::StageStarted { stage, commands } => {
+                running.insert(stage.clone());
+                if !opts.quiet {
+                    err_lines.push(format!("Running stage '{stage}':"));
+                    err_lines.extend(commands.iter().map(|c| format!("> {c}")));
+                }
+            }
+            Event::Output {
+                stage,
+                line,
+                stderr,
+            } => {
+                let text = if opts.prefix {
+                    format!("{stage} | {line}")
+                } else {
+                    line
+                };
+                if stderr {
+                    err_lines.push(text)
+                } else {
+                    out_lines.push(text)
+                }
+            }
+            Event::StageFinished {
+                stage,
+                outcome,
+                elapsed,
+            } => {
+                running.remove(&stage);
+                done += 1;
+                match outcome {
+                    Outcome::Ok => {
+                        if opts.verbose {
+                            err_lines.push(format!(
+                                "Stage '{stage}' finished in {:.2}s",
+                                elapsed.as_secs_f64()
+                            ));
+                        }
+                    }
+                    Outcome::Failed(message) => {
+                        err_lines.push(format!("error: failed to reproduce '{stage}': {message}"))
+                    }
+                    Outcome::Interrupted => {
+                        err_lines.push(format!("Stage '{stage}' was interrupted"))
+                    }
+                }
+            }
+            Event::LockWritten { path } => {
+                if opts.verbose {
+                    err_lines.push(format!("Updating lock file '{path}'"));
+                }
+            }
+        }
+        let print = || {
+            // One write per line group, so concurrent stages never interleave mid-line.
+            if !out_lines.is_empty() {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(format!("{}\n", out_lines.join("\n")).as_bytes());
+                let _ = out.flush();
+            }
+            if !err_lines.is_empty() {
+                let _ = std::io::stderr()
+                    .lock()
+                    .write_all(format!("{}\n", err_lines.join("\n")).as_bytes());
+            }
+        };
+        match &bar {
+            Some(b) => {
+                b.suspend(print);
+                b.set_position(done);
+                b.set_message(running.iter().cloned().collect::<Vec<_>>().join(", "));
+            }
+            None => print(),
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+}

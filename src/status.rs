@@ -1,0 +1,279 @@
+//! `Check`: whether a stage must run, decided from its inputs as hashed now against its lock
+//! entry, exactly as DVC decides (DVC-SEMANTICS.md §5). `status`, `repro` and `watch` share it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::hash::{HashError, HashInfo, Hasher};
+use crate::lock::{Entry, LockCmd, PathHash};
+use crate::params::{self, Params};
+use crate::spec::value::Value;
+use crate::spec::{Action, Cmd, SpecError, Stage};
+
+/// How one path or key differs from the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Different content or value.
+    Modified,
+    /// Not in the lock.
+    New,
+    /// Gone from the workspace (or the params file).
+    Deleted,
+}
+
+impl Kind {
+    /// DVC's word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Modified => "modified",
+            Kind::New => "new",
+            Kind::Deleted => "deleted",
+        }
+    }
+}
+
+/// Why a stage is stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A dependency changed (path as written).
+    Dep(String, Kind),
+    /// A whole params file is new to the lock.
+    ParamsFile(String, Kind),
+    /// A tracked param changed.
+    Param {
+        /// The params file as written.
+        file: String,
+        /// The key.
+        key: String,
+        /// How.
+        kind: Kind,
+    },
+    /// An output changed (path as written).
+    Out(String, Kind),
+    /// The command (or built-in identity) differs.
+    Command,
+    /// `always_changed: true`.
+    Always,
+}
+
+/// The current state of a stage's inputs and outputs, hashed once.
+#[derive(Debug, Clone)]
+pub struct Current {
+    /// Each dep as written, with its hash (`None`: missing).
+    pub deps: Vec<(String, Option<HashInfo>)>,
+    /// Each out as written, with its hash (`None`: missing).
+    pub outs: Vec<(String, Option<HashInfo>)>,
+    /// Tracked params by file as written: each key's value (`None`: missing).
+    pub params: BTreeMap<String, BTreeMap<String, Option<Value>>>,
+}
+
+/// Errors while checking a stage.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// A dep or out could not be hashed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// A params file could not be parsed.
+    #[error(transparent)]
+    Params(#[from] SpecError),
+}
+
+/// Hashes a stage's deps and outs and reads its params.
+pub fn current(
+    stage: &Stage,
+    root: &Path,
+    hasher: &Hasher,
+    params: &mut Params,
+) -> Result<Current, CheckError> {
+    let dep_paths: Vec<_> = stage.deps.iter().map(|d| d.path.clone()).collect();
+    let out_paths: Vec<_> = stage.outs.iter().map(|o| o.entry.path.clone()).collect();
+    let mut all = dep_paths;
+    all.extend(out_paths);
+    let mut hashes = hasher.hash_many(&all).into_iter();
+    let mut take = |written: &str| -> Result<(String, Option<HashInfo>), CheckError> {
+        Ok((written.to_string(), hashes.next().transpose()?.flatten()))
+    };
+    let deps = stage
+        .deps
+        .iter()
+        .map(|d| take(&d.written))
+        .collect::<Result<Vec<_>, _>>()?;
+    let outs = stage
+        .outs
+        .iter()
+        .map(|o| take(&o.entry.written))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tracked = BTreeMap::new();
+    for p in &stage.params {
+        let file = params.file(root, &p.file)?;
+        let values: BTreeMap<String, Option<Value>> = match (&p.keys, file) {
+            (Some(keys), file) => keys
+                .iter()
+                .map(|k| (k.clone(), file.and_then(|f| params::lookup(f, k)).cloned()))
+                .collect(),
+            (None, Some(Value::Map(m))) => m
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect(),
+            (None, _) => BTreeMap::new(),
+        };
+        tracked.insert(p.written.clone(), values);
+    }
+    Ok(Current {
+        deps,
+        outs,
+        params: tracked,
+    })
+}
+
+/// The lock identity of what a stage runs.
+pub fn identity(stage: &Stage) -> Entry {
+    match &stage.action {
+        Action::Cmd(Cmd::Line(s)) => Entry {
+            cmd: Some(LockCmd::Line(s.clone())),
+            ..Entry::default()
+        },
+        Action::Cmd(Cmd::List(items)) => Entry {
+            cmd: Some(LockCmd::List(items.clone())),
+            ..Entry::default()
+        },
+        Action::Builtin {
+            name,
+            version,
+            with,
+        } => Entry {
+            uses: Some(name.clone()),
+            version: Some(*version),
+            with: Some(with.to_json()),
+            ..Entry::default()
+        },
+    }
+}
+
+/// What differs between the workspace and the lock entry. Empty: the stage is fresh.
+pub fn changes(stage: &Stage, cur: &Current, entry: Option<&Entry>) -> Vec<Change> {
+    let mut out = Vec::new();
+    if stage.frozen {
+        // As DVC: a frozen stage is never stale; its deps are not even looked at.
+        return out;
+    }
+    let empty = Entry::default();
+    let locked = entry.unwrap_or(&empty);
+    let find = |list: &[PathHash], p: &str| list.iter().find(|l| l.path == p).cloned();
+    for (path, info) in &cur.deps {
+        match (info, find(&locked.deps, path)) {
+            (None, _) => out.push(Change::Dep(path.clone(), Kind::Deleted)),
+            (Some(info), Some(l)) if l.matches(info) => {}
+            (Some(_), _) => out.push(Change::Dep(path.clone(), Kind::Modified)),
+        }
+    }
+    // Unlike DVC, a dep dropped from the spec makes the stage stale: what it ran with is no
+    // longer what the spec says (DVC-SEMANTICS.md §14 calls DVC's behaviour a quirk).
+    if entry.is_some() {
+        for l in &locked.deps {
+            if !cur.deps.iter().any(|(p, _)| *p == l.path) {
+                out.push(Change::Dep(l.path.clone(), Kind::Deleted));
+            }
+        }
+    }
+    for (file, values) in &cur.params {
+        let Some(locked_file) = locked.params.get(file) else {
+            out.push(Change::ParamsFile(file.clone(), Kind::New));
+            continue;
+        };
+        for (key, value) in values {
+            let old = locked_file.get(key).map(params::from_json);
+            let kind = match (value, old) {
+                (None, _) => Some(Kind::Deleted),
+                (Some(_), None) => Some(Kind::New),
+                (Some(v), Some(o)) if *v != o => Some(Kind::Modified),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                out.push(Change::Param {
+                    file: file.clone(),
+                    key: key.clone(),
+                    kind,
+                });
+            }
+        }
+        for key in locked_file.keys() {
+            if !values.contains_key(key)
+                && stage
+                    .params
+                    .iter()
+                    .any(|p| p.written == *file && p.keys.is_none())
+            {
+                out.push(Change::Param {
+                    file: file.clone(),
+                    key: key.clone(),
+                    kind: Kind::Deleted,
+                });
+            }
+        }
+    }
+    for (path, info) in &cur.outs {
+        match (info, find(&locked.outs, path)) {
+            (None, _) => out.push(Change::Out(path.clone(), Kind::Deleted)),
+            (Some(info), Some(l)) if l.matches(info) => {}
+            (Some(_), _) => out.push(Change::Out(path.clone(), Kind::Modified)),
+        }
+    }
+    let id = identity(stage);
+    let differs = id.cmd != locked.cmd
+        || id.uses != locked.uses
+        || id.version != locked.version
+        || id.with != locked.with;
+    // As DVC: a stage that never ran lists its deps and outs, not its command; with nothing
+    // else to list, the command is what is new.
+    if (entry.is_some() && differs) || (entry.is_none() && out.is_empty()) {
+        out.push(Change::Command);
+    }
+    if stage.always_changed {
+        out.push(Change::Always);
+    }
+    out
+}
+
+/// The lock entry recording a stage as it is now. `None` when a dep, out or param is missing.
+pub fn entry(stage: &Stage, cur: &Current) -> Entry {
+    let mut e = identity(stage);
+    let hashed = |list: &[(String, Option<HashInfo>)]| {
+        let mut v: Vec<PathHash> = list
+            .iter()
+            .filter_map(|(p, h)| h.as_ref().map(|h| PathHash::new(p, h)))
+            .collect();
+        v.sort_by(|a, b| a.path.cmp(&b.path));
+        v.dedup_by(|a, b| a.path == b.path);
+        v
+    };
+    e.deps = hashed(&cur.deps);
+    e.outs = hashed(&cur.outs);
+    e.params = cur
+        .params
+        .iter()
+        .map(|(file, values)| {
+            let values = values
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.to_json())))
+                .collect();
+            (file.clone(), values)
+        })
+        .collect();
+    e
+}
+
+/// DVC's `Parameters 'a', 'b' are missing from 'params.yaml'.` problems: (file, missing keys).
+pub fn missing_params(cur: &Current) -> Vec<(String, Vec<String>)> {
+    cur.params
+        .iter()
+        .filter_map(|(file, values)| {
+            let missing: Vec<String> = values
+                .iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(k, _)| k.clone())
+                .collect();
+            (!missing.is_empty()).then(|| (file.clone(), missing))
+        })
+        .collect()
+}

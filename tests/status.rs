@@ -1,0 +1,79 @@
+//! `wf status`: DVC's layout and JSON, the upstream note, and `--check` for CI.
+
+use crate::test::Test;
+
+const SPEC: &str = "stages:
+  a:
+    cmd: cat in.txt > a.txt
+    deps: [in.txt]
+    params: [lr]
+    outs: [a.txt]
+  b:
+    cmd: cat a.txt > b.txt
+    deps: [a.txt]
+    outs: [b.txt]
+";
+
+#[test]
+fn never_run_stages_list_deps_and_outs_as_dvc() {
+    Test::new()
+        .write("pipeline.yaml", SPEC)
+        .write("params.yaml", "lr: 0.1\n")
+        .write("in.txt", "x\n")
+        .arg("status")
+        .stdout(
+            "a:\n\tchanged deps:\n\t\tmodified:           in.txt\n\t\tnew:                params.yaml\n\tchanged outs:\n\t\tdeleted:            a.txt\nb:\n\tchanged deps:\n\t\tdeleted:            a.txt\n\tchanged outs:\n\t\tdeleted:            b.txt\n",
+        )
+        .run();
+}
+
+#[test]
+fn stale_stages_and_their_downstream() {
+    let out = Test::new()
+        .write("pipeline.yaml", SPEC)
+        .write("params.yaml", "lr: 0.1\n")
+        .write("in.txt", "x\n")
+        .arg("repro")
+        .success();
+    out.test()
+        .arg("status")
+        .stdout("Data and pipelines are up to date.\n")
+        .run();
+    out.test().args(["status", "--check"]).success();
+    std::fs::write(out.path().join("params.yaml"), "lr: 0.2\n").unwrap();
+    std::fs::remove_file(out.path().join("b.txt")).unwrap();
+    out.test()
+        .arg("status")
+        .stdout("a:\n\tchanged deps:\n\t\tparams.yaml:\n\t\t\tmodified:           lr\nb:\n\tchanged outs:\n\t\tdeleted:            b.txt\n")
+        .run();
+    out.test()
+        .args(["status", "--json"])
+        .stdout("{\"a\":[{\"changed deps\":{\"params.yaml\":{\"lr\":\"modified\"}}}],\"b\":[{\"changed outs\":{\"b.txt\":\"deleted\"}}]}\n")
+        .run();
+    out.test().args(["status", "--check"]).status(1).run();
+    out.test().args(["status", "-q"]).status(1).stdout("").run();
+    std::fs::write(out.path().join("b.txt"), "x\n").unwrap();
+    out.test()
+        .arg("status")
+        .stdout_contains("b:\n\twill run: upstream 'a' changed\n")
+        .run();
+}
+
+#[test]
+fn changed_command_and_always_changed() {
+    let spec =
+        "stages:\n  t:\n    cmd: echo t > t.txt\n    outs: [t.txt]\n    always_changed: true\n";
+    let out = Test::new()
+        .write("pipeline.yaml", spec)
+        .arg("repro")
+        .success();
+    std::fs::write(
+        out.path().join("pipeline.yaml"),
+        spec.replace("echo t", "echo tt"),
+    )
+    .unwrap();
+    out.test()
+        .arg("status")
+        .stdout("t:\n\tchanged command\n\talways changed\n")
+        .run();
+}
