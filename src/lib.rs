@@ -4,6 +4,7 @@
 //! command, render any error once, and turn the outcome into an exit code.
 
 pub mod atomic;
+pub mod cache;
 pub mod cli;
 pub mod cmd;
 pub mod context;

@@ -124,6 +124,15 @@ impl PathHash {
     pub fn matches(&self, info: &HashInfo) -> bool {
         self.blake3 == info.hash
     }
+
+    /// The content it records.
+    pub fn info(&self) -> HashInfo {
+        HashInfo {
+            hash: self.blake3.clone(),
+            size: self.size,
+            nfiles: self.nfiles,
+        }
+    }
 }
 
 impl Lock {

@@ -51,6 +51,15 @@ pub async fn report(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
                     err_lines.push(format!("Stage '{stage}' didn't change, skipping"));
                 }
             }
+            Event::StageRestored { stage } => {
+                done += 1;
+                if !opts.quiet {
+                    // DVC's words: its users and tools recognise them.
+                    err_lines.push(format!(
+                        "Stage '{stage}' is cached - skipping run, checking out outputs"
+                    ));
+                }
+            }
             Event::StageBlocked { stage, failed } => {
                 done += 1;
                 if !opts.quiet {

@@ -20,3 +20,8 @@ pub fn ensure_dir(root: &Path) -> Result<PathBuf, (PathBuf, std::io::Error)> {
 pub fn state_path(root: &Path) -> PathBuf {
     root.join(DIR).join("state")
 }
+
+/// The object cache's folder.
+pub fn cache_dir(root: &Path) -> PathBuf {
+    root.join(DIR).join("cache")
+}

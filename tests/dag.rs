@@ -186,7 +186,9 @@ fn closed_pipe_is_not_an_error() {
     use std::process::{Command, Stdio};
     let mut spec = String::from("stages:\n");
     for i in 0..6000 {
-        spec.push_str(&format!("  stage_number_{i}:\n    cmd: echo\n    outs: [out_{i}.txt]\n"));
+        spec.push_str(&format!(
+            "  stage_number_{i}:\n    cmd: echo\n    outs: [out_{i}.txt]\n"
+        ));
     }
     let t = Test::new().write("pipeline.yaml", &spec);
     let mut child = Command::new(env!("CARGO_BIN_EXE_wf"))
@@ -197,8 +199,17 @@ fn closed_pipe_is_not_an_error() {
         .spawn()
         .expect("spawn");
     let mut first = [0u8; 16];
-    child.stdout.take().expect("stdout").read_exact(&mut first).expect("read");
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("read");
     let out = child.wait_with_output().expect("wait");
     assert!(out.status.success(), "{out:?}");
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -144,12 +144,108 @@ fn missing_param_is_dvcs_error() {
 }
 
 #[test]
-fn deleted_and_edited_outs_run_again() {
+fn deleted_and_edited_outs_are_restored_from_the_cache() {
+    let out = chain();
+    std::fs::remove_file(out.path().join("a.txt")).unwrap();
+    write(&out, "b.txt", "junk\n");
+    out.test()
+        .arg("repro")
+        .stderr_contains("Stage 'a' is cached - skipping run, checking out outputs")
+        .stderr_contains("Stage 'b' is cached - skipping run, checking out outputs")
+        .success();
+    assert!(ran(out.path()).is_empty());
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("a.txt")).unwrap(),
+        "hello\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("b.txt")).unwrap(),
+        "6\n"
+    );
+    out.test()
+        .arg("status")
+        .stdout("Data and pipelines are up to date.\n")
+        .run();
+}
+
+#[test]
+fn a_stage_without_deps_is_restored_from_the_run_cache() {
     let out = chain();
     std::fs::remove_file(out.path().join("c.txt")).unwrap();
-    assert_eq!(repro(&out, &[]), ["c"]);
-    write(&out, "b.txt", "junk\n");
-    assert_eq!(repro(&out, &[]), ["b"]);
+    assert!(repro(&out, &[]).is_empty());
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("c.txt")).unwrap(),
+        "c\n"
+    );
+    std::fs::remove_file(out.path().join("c.txt")).unwrap();
+    assert_eq!(repro(&out, &["--no-run-cache"]), ["c"]);
+}
+
+#[test]
+fn reverted_input_is_restored_from_the_run_cache() {
+    let out = chain();
+    write(&out, "in.txt", "other\n");
+    assert_eq!(repro(&out, &[]), ["a", "b"]);
+    write(&out, "in.txt", "hello\n");
+    assert!(
+        repro(&out, &[]).is_empty(),
+        "both stages come back from earlier runs"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("a.txt")).unwrap(),
+        "hello\n"
+    );
+    write(&out, "in.txt", "other\n");
+    assert_eq!(repro(&out, &["--no-run-cache"]), ["a", "b"]);
+}
+
+#[test]
+fn uncached_out_runs_again_and_forced_stages_always_run() {
+    let spec = "stages:\n  u:\n    cmd: echo u >> ran.log && echo u > u.txt\n    deps: [in.txt]\n    outs:\n      - u.txt: {cache: false}\n";
+    let out = Test::new()
+        .write("pipeline.yaml", spec)
+        .write("in.txt", "1\n")
+        .arg("repro")
+        .success();
+    assert_eq!(ran(out.path()), ["u"]);
+    std::fs::remove_file(out.path().join("u.txt")).unwrap();
+    assert_eq!(repro(&out, &[]), ["u"]);
+    assert_eq!(repro(&out, &["-f"]), ["u"]);
+}
+
+#[test]
+fn corrupted_cache_object_is_reported_not_used() {
+    let out = chain();
+    let lock = std::fs::read_to_string(out.path().join("pipeline.lock")).unwrap();
+    let c_hash = lock
+        .split("  c:")
+        .nth(1)
+        .and_then(|s| s.split("blake3: ").nth(1))
+        .unwrap()[..64]
+        .to_string();
+    let obj = out
+        .path()
+        .join(".wf/cache")
+        .join(&c_hash[..2])
+        .join(&c_hash[2..]);
+    let mut perms = std::fs::metadata(&obj).unwrap().permissions();
+    #[expect(
+        clippy::permissions_set_readonly_false,
+        reason = "the test corrupts the object on purpose"
+    )]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&obj, perms).unwrap();
+    std::fs::write(&obj, "evil\n").unwrap();
+    std::fs::remove_file(out.path().join("c.txt")).unwrap();
+    out.test()
+        .args(["repro", "c"])
+        .status(1)
+        .stderr_contains("is corrupted")
+        .run();
+    assert!(
+        !out.path().join("c.txt").exists()
+            || std::fs::read_to_string(out.path().join("c.txt")).unwrap() != "evil\n"
+    );
 }
 
 #[test]

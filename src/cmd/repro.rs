@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 
+use crate::cache::{Cache, LinkType, run_cache::RunCache};
 use crate::cmd::Report;
 use crate::context::Context;
 use crate::dag::Dag;
@@ -55,6 +56,9 @@ pub struct Args {
     /// After a failure, keep running every stage that does not depend on it.
     #[arg(short, long)]
     pub keep_going: bool,
+    /// Do not restore stages from earlier runs with the same inputs (runs are still recorded).
+    #[arg(long)]
+    pub no_run_cache: bool,
 }
 
 /// Runs `wf repro`.
@@ -100,6 +104,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         hasher,
         params: Mutex::new(Params::default()),
         shell: exec::shell::shell(std::env::var("SHELL").ok().as_deref()),
+        cache: Cache::new(workspace::cache_dir(&ctx.root), LinkType::default()),
+        run_cache: RunCache::new(workspace::cache_dir(&ctx.root).join("runs")),
+        use_run_cache: !args.no_run_cache,
     };
     if args.dry {
         return Ok(Report::ok(dry_run(&shared, &plan)));

@@ -16,6 +16,11 @@ pub enum Event {
         /// Its address.
         stage: String,
     },
+    /// A stage's outs come back from the cache instead of running it.
+    StageRestored {
+        /// Its address.
+        stage: String,
+    },
     /// A stage does not run because a stage it depends on failed.
     StageBlocked {
         /// Its address.

@@ -14,11 +14,12 @@ use tokio::task::JoinSet;
 
 use super::event::{Event, Outcome};
 use super::shell::{self, Job};
+use crate::cache::{Cache, run_cache::RunCache};
 use crate::dag::Dag;
 use crate::hash::Hasher;
 use crate::lock::{Entry, LockSet};
 use crate::params::Params;
-use crate::spec::{Action, Pipeline};
+use crate::spec::{Action, OutKind, Pipeline};
 use crate::status;
 
 /// What to run.
@@ -66,12 +67,20 @@ pub struct Shared {
     pub params: Mutex<Params>,
     /// The shell, as `shell::shell` picked it.
     pub shell: (String, Vec<&'static str>),
+    /// The object cache.
+    pub cache: Cache,
+    /// The run-cache.
+    pub run_cache: RunCache,
+    /// Whether to restore from the run-cache (`--no-run-cache` turns it off; runs are recorded
+    /// either way).
+    pub use_run_cache: bool,
 }
 
 /// The result of one stage's task.
 enum Done {
     Fresh,
     Ran(Box<Entry>),
+    Restored(Box<Entry>),
     Failed(String, bool),
     Interrupted,
     /// Not started: another stage failed while it waited for a slot.
@@ -160,7 +169,7 @@ pub async fn run(
         let stage = &p.stages[i];
         match done {
             Done::Fresh => summary.skipped.push(i),
-            Done::Ran(entry) => {
+            Done::Ran(entry) | Done::Restored(entry) => {
                 summary.ran.push(i);
                 if plan.force_downstream {
                     plan.force.extend(shared.dag.descendants(&[i]));
@@ -236,8 +245,8 @@ async fn stage_task(
         let shared = shared.clone();
         tokio::task::spawn_blocking(move || decide(&shared, i, entry.as_ref(), forced)).await
     };
-    let must_run = match decided {
-        Ok(Ok(run)) => run,
+    let verdict = match decided {
+        Ok(Ok(v)) => v,
         Ok(Err((message, bad_input))) => {
             let _ = events.send(Event::StageFinished {
                 stage: address,
@@ -248,9 +257,32 @@ async fn stage_task(
         }
         Err(e) => return (i, Done::Failed(format!("internal error: {e}"), false)),
     };
-    if !must_run {
-        let _ = events.send(Event::StageSkipped { stage: address });
-        return (i, Done::Fresh);
+    match verdict {
+        Verdict::Fresh => {
+            let _ = events.send(Event::StageSkipped { stage: address });
+            return (i, Done::Fresh);
+        }
+        Verdict::Restore(entry) => {
+            let restored = {
+                let shared = shared.clone();
+                tokio::task::spawn_blocking(move || restore(&shared, i, *entry)).await
+            };
+            return match restored {
+                Ok(Ok(entry)) => {
+                    let _ = events.send(Event::StageRestored { stage: address });
+                    (i, Done::Restored(Box::new(entry)))
+                }
+                Ok(Err(message)) => finish(
+                    &events,
+                    address,
+                    Instant::now(),
+                    i,
+                    Done::Failed(message, false),
+                ),
+                Err(e) => (i, Done::Failed(format!("internal error: {e}"), false)),
+            };
+        }
+        Verdict::Run => {}
     }
     let Ok(_permit) = slots.acquire_many(cpus).await else {
         return (i, Done::Interrupted);
@@ -295,7 +327,7 @@ async fn stage_task(
     let done = match outcome {
         Outcome::Ok => {
             let shared = shared.clone();
-            match tokio::task::spawn_blocking(move || record(&shared, i)).await {
+            match tokio::task::spawn_blocking(move || record(&shared, i, true)).await {
                 Ok(Ok(entry)) => Done::Ran(Box::new(entry)),
                 Ok(Err(message)) => Done::Failed(message, false),
                 Err(e) => Done::Failed(format!("internal error: {e}"), false),
@@ -317,7 +349,7 @@ fn finish(
     let outcome = match &done {
         Done::Failed(m, _) => Outcome::Failed(m.clone()),
         Done::Interrupted => Outcome::Interrupted,
-        Done::Fresh | Done::Ran(_) | Done::Halted => Outcome::Ok,
+        Done::Fresh | Done::Ran(_) | Done::Restored(_) | Done::Halted => Outcome::Ok,
     };
     let _ = events.send(Event::StageFinished {
         stage,
@@ -327,13 +359,24 @@ fn finish(
     (i, done)
 }
 
-/// Whether stage `i` must run; `Err((message, bad_input))` when it cannot.
+/// What to do with a stage, decided just before it would run.
+enum Verdict {
+    /// Nothing changed.
+    Fresh,
+    /// Its outs come back from the cache: this entry's outs, and it is the new lock entry.
+    Restore(Box<Entry>),
+    /// Run it.
+    Run,
+}
+
+/// Decides stage `i`, as DVC: fresh, restorable from the cache, or to run;
+/// `Err((message, bad_input))` when it cannot run.
 fn decide(
     shared: &Shared,
     i: usize,
     entry: Option<&Entry>,
     forced: bool,
-) -> Result<bool, (String, bool)> {
+) -> Result<Verdict, (String, bool)> {
     let stage = &shared.pipeline.stages[i];
     let cur = {
         let mut params = shared
@@ -351,11 +394,11 @@ fn decide(
                 true,
             ));
         }
-        return Ok(false);
+        return Ok(Verdict::Fresh);
     }
     let changes = status::changes(stage, &cur, entry);
     if !forced && changes.is_empty() {
-        return Ok(false);
+        return Ok(Verdict::Fresh);
     }
     if let Some((path, _)) = cur.deps.iter().find(|(_, h)| h.is_none()) {
         return Err((format!("dependency '{path}' does not exist"), true));
@@ -371,7 +414,54 @@ fn decide(
             true,
         ));
     }
-    Ok(true)
+    if forced
+        || stage.always_changed
+        || stage.outs.is_empty()
+        || stage.outs.iter().any(|o| o.persist)
+    {
+        return Ok(Verdict::Run);
+    }
+    // As DVC (§6 step 1): only outs differ from the lock and the lock's outs are cached.
+    if let Some(entry) = entry
+        && !stage.deps.is_empty()
+        && changes.iter().all(|c| matches!(c, status::Change::Out(..)))
+        && entry.outs.iter().all(|o| shared.cache.contains(&o.info()))
+        && entry.outs.len() == stage.outs.len()
+    {
+        return Ok(Verdict::Restore(Box::new(entry.clone())));
+    }
+    // As DVC (§6 step 2), and also for stages without deps: an earlier run with the same inputs.
+    if shared.use_run_cache
+        && let Some(hit) = shared
+            .run_cache
+            .lookup(&status::probe(stage, &cur), &shared.cache)
+    {
+        return Ok(Verdict::Restore(Box::new(hit)));
+    }
+    Ok(Verdict::Run)
+}
+
+/// Checks a stage's outs out of the cache; returns its lock entry.
+fn restore(shared: &Shared, i: usize, entry: Entry) -> Result<Entry, String> {
+    let stage = &shared.pipeline.stages[i];
+    for out in &stage.outs {
+        let Some(locked) = entry.outs.iter().find(|o| o.path == out.entry.written) else {
+            return Err(format!(
+                "output '{}' is not in the cached run",
+                out.entry.written
+            ));
+        };
+        shared
+            .cache
+            .checkout(
+                &out.entry.path.to_path(&shared.root),
+                &out.entry.written,
+                &locked.info(),
+            )
+            .map_err(|e| e.to_string())?;
+    }
+    // The restored outs are hashed now, so the lock records exactly what is in the workspace.
+    record(shared, i, false)
 }
 
 /// Deletes the stage's outs before it runs, except `persist` ones (as DVC).
@@ -393,19 +483,51 @@ fn remove_outs(shared: &Shared, i: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// After a successful run: every out must exist; hash everything for the lock.
-fn record(shared: &Shared, i: usize) -> Result<Entry, String> {
+/// After a run (or a restore): every out must exist; hash everything for the lock. After a run
+/// (`save`), cache the outs and remember the run in the run-cache.
+fn record(shared: &Shared, i: usize, save: bool) -> Result<Entry, String> {
     let stage = &shared.pipeline.stages[i];
-    let mut params = shared
-        .params
-        .lock()
-        .map_err(|_| "internal error: params lock poisoned".to_string())?;
-    let cur = status::current(stage, &shared.root, &shared.hasher, &mut params)
-        .map_err(|e| e.to_string())?;
+    let cur = {
+        let mut params = shared
+            .params
+            .lock()
+            .map_err(|_| "internal error: params lock poisoned".to_string())?;
+        status::current(stage, &shared.root, &shared.hasher, &mut params)
+            .map_err(|e| e.to_string())?
+    };
     if let Some((path, _)) = cur.outs.iter().find(|(_, h)| h.is_none()) {
         return Err(format!("output '{path}' does not exist"));
     }
-    Ok(status::entry(stage, &cur))
+    let entry = status::entry(stage, &cur);
+    if save {
+        for (out, (_, info)) in stage.outs.iter().zip(&cur.outs) {
+            let Some(info) = info else { continue };
+            // As DVC: uncached metrics and plots are still stored, for the run-cache.
+            if !out.cache && out.kind == OutKind::Out {
+                continue;
+            }
+            let abs = out.entry.path.to_path(&shared.root);
+            let manifest = shared
+                .hasher
+                .manifest(&out.entry.path)
+                .map_err(|e| e.to_string())?;
+            shared
+                .cache
+                .save(&abs, info, manifest.as_deref())
+                .map_err(|e| e.to_string())?;
+            if out.cache {
+                shared
+                    .cache
+                    .relink(&abs, &out.entry.written, info)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        // As DVC: a run with an uncached plain out cannot be restored, so it is not remembered.
+        if stage.outs.iter().all(|o| o.cache || o.kind != OutKind::Out) && !stage.always_changed {
+            shared.run_cache.save(&entry).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(entry)
 }
 
 /// Ctrl-C and SIGTERM, as one stream.
