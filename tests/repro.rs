@@ -582,3 +582,109 @@ fn from_a_sub_folder_the_root_is_found_and_its_spec_is_the_default() {
     let status = out.test().current_dir("sub").args(["status"]).success();
     assert!(status.stderr.is_empty());
 }
+
+#[test]
+fn params_rows_of_dvcs_table() {
+    let spec = "stages:\n  t:\n    cmd: echo t >> ran.log\n    params: [train]\n  w:\n    cmd: echo w >> ran.log\n    params:\n      - other.yaml:\n";
+    let out = Test::new()
+        .write("pipeline.yaml", spec)
+        .write("params.yaml", "train: {epochs: 1, lr: 0.1}\n")
+        .write("other.yaml", "a: 1\n")
+        .arg("repro")
+        .success();
+    assert_eq!(ran(out.path()), ["t", "w"]);
+    write(&out, "params.yaml", "train: {epochs: 2, lr: 0.1}\n");
+    assert_eq!(repro(&out, &[]), ["t"], "a child of a tracked key");
+    write(&out, "other.yaml", "a: 1\nb: 2\n");
+    assert_eq!(
+        repro(&out, &[]),
+        ["w"],
+        "a key added to a whole tracked file"
+    );
+    write(&out, "other.yaml", "b: 2\n");
+    assert_eq!(
+        repro(&out, &[]),
+        ["w"],
+        "a key removed from a whole tracked file"
+    );
+}
+
+#[test]
+fn renamed_stage_is_restored_from_the_run_cache() {
+    let out = chain();
+    write(
+        &out,
+        "pipeline.yaml",
+        &CHAIN.replace("  c:\n", "  c_renamed:\n"),
+    );
+    out.test()
+        .arg("repro")
+        .stderr_contains("Stage 'c_renamed' is cached - skipping run")
+        .success();
+    assert!(ran(out.path()).is_empty());
+    assert_eq!(repro(&out, &["--no-run-cache", "-f", "c_renamed"]), ["c"]);
+}
+
+#[test]
+fn foreach_gaining_an_item_runs_only_the_new_stage() {
+    let spec = "stages:\n  fe:\n    foreach: [a, b]\n    do:\n      cmd: echo fe@${item} >> ran.log && echo ${item} > fe_${item}.txt\n      deps: [in.txt]\n      outs:\n        - fe_${item}.txt\n";
+    let out = Test::new()
+        .write("pipeline.yaml", spec)
+        .write("in.txt", "1\n")
+        .arg("repro")
+        .success();
+    assert_eq!(ran(out.path()), ["fe@a", "fe@b"]);
+    write(&out, "pipeline.yaml", &spec.replace("[a, b]", "[a, b, c]"));
+    assert_eq!(repro(&out, &[]), ["fe@c"]);
+}
+
+#[test]
+fn stage_without_outs_runs_when_its_deps_change() {
+    let spec = "stages:\n  check:\n    cmd: echo check >> ran.log\n    deps: [in.txt]\n";
+    let out = Test::new()
+        .write("pipeline.yaml", spec)
+        .write("in.txt", "1\n")
+        .arg("repro")
+        .success();
+    assert_eq!(ran(out.path()), ["check"]);
+    assert!(repro(&out, &[]).is_empty());
+    write(&out, "in.txt", "2\n");
+    assert_eq!(repro(&out, &[]), ["check"]);
+}
+
+#[test]
+fn folder_deps_and_outs() {
+    let spec = "stages:\n  split:\n    cmd: echo split >> ran.log && mkdir -p parts && cp data/* parts/\n    deps: [data]\n    outs: [parts]\n  count:\n    cmd: echo count >> ran.log && ls parts | wc -l > n.txt\n    deps: [parts/a.txt]\n    outs: [n.txt]\n";
+    let out = Test::new()
+        .write("pipeline.yaml", spec)
+        .write("data/a.txt", "a\n")
+        .write("data/b.txt", "b\n")
+        .arg("repro")
+        .success();
+    assert_eq!(ran(out.path()), ["count", "split"]);
+    let f = std::fs::File::options()
+        .append(true)
+        .open(out.path().join("data/b.txt"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(3))
+        .unwrap();
+    assert!(
+        repro(&out, &[]).is_empty(),
+        "touching a file inside a folder dep changes nothing"
+    );
+    write(&out, "data/c.txt", "c\n");
+    assert_eq!(
+        repro(&out, &[]),
+        ["split"],
+        "count reads parts/a.txt only, which is unchanged"
+    );
+    std::fs::remove_dir_all(out.path().join("parts")).unwrap();
+    out.test()
+        .arg("repro")
+        .stderr_contains("Stage 'split' is cached")
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("parts/c.txt")).unwrap(),
+        "c\n"
+    );
+}
