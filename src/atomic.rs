@@ -1,12 +1,23 @@
-//! Atomic writes: a temp file in the same folder, fsync, rename; a reader never sees half a file.
+//! Atomic writes: a temp file in the same folder, then a rename; a reader (or a process killed
+//! half-way) never sees half a file. `write` also syncs to disk, for what must survive a power
+//! loss; `replace` does not, for what is written often and synced once at the end.
 
 use std::fs::{self, File, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically, creating parent folders.
+/// Writes `bytes` to `path` atomically and durably, creating parent folders.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_with(path, bytes, true)
+}
+
+/// Writes `bytes` to `path` atomically, without waiting for the disk.
+pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_with(path, bytes, false)
+}
+
+fn write_with(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     // The temp file must sit in the target's own folder: rename is only atomic within one
     // filesystem.
     let dir = match path.parent() {
@@ -28,8 +39,13 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp.write_all(bytes)?;
     // Without this the rename can reach the disk before the data, and a crash leaves an empty
     // file under the final name.
-    tmp.as_file().sync_all()?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
+    if !durable {
+        return Ok(());
+    }
     // Makes the rename itself durable. Some filesystems refuse to fsync a folder; the data is
     // already safe then, so that is not worth failing the write for.
     if let Ok(d) = File::open(dir) {

@@ -186,6 +186,14 @@ impl Lock {
             source,
         })
     }
+
+    /// Writes the lock atomically, without waiting for the disk (`LockSet::sync` does at the end).
+    fn replace(&self, path: &Path) -> Result<(), LockError> {
+        crate::atomic::replace(path, self.to_yaml().as_bytes()).map_err(|source| LockError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -268,6 +276,7 @@ mod tests {
 #[derive(Debug, Default)]
 pub struct LockSet {
     locks: BTreeMap<String, (PathBuf, Lock)>,
+    dirty: std::collections::BTreeSet<String>,
 }
 
 impl LockSet {
@@ -311,7 +320,20 @@ impl LockSet {
             });
         };
         lock.stages.insert(stage.name.clone(), entry);
-        lock.write(path)?;
+        // Atomic after every stage, so an interrupted run keeps what finished; synced once at
+        // the end, as syncing after each of many quick stages would dominate their run time.
+        lock.replace(path)?;
+        self.dirty.insert(stage.spec.src.name.clone());
         Ok(path)
+    }
+
+    /// Syncs every lock written since the last sync to disk.
+    pub fn sync(&mut self) -> Result<(), LockError> {
+        for name in std::mem::take(&mut self.dirty) {
+            if let Some((path, lock)) = self.locks.get(&name) {
+                lock.write(path)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -160,7 +160,8 @@ impl Cache {
         if dst.is_file() {
             return Ok(());
         }
-        crate::atomic::write(&dst, bytes).map_err(io_err("write", &dst))?;
+        // Not synced: every read of an object checks its hash, so a torn one is caught.
+        crate::atomic::replace(&dst, bytes).map_err(io_err("write", &dst))?;
         read_only(&dst);
         Ok(())
     }

@@ -57,7 +57,7 @@ impl RunCache {
         if path.is_file() {
             return Ok(());
         }
-        crate::atomic::write(&path, &bytes).map_err(|source| CacheError::Io {
+        crate::atomic::replace(&path, &bytes).map_err(|source| CacheError::Io {
             action: "write",
             path: path.display().to_string(),
             source,

@@ -215,6 +215,13 @@ pub async fn run(
             }
         }
     }
+    if let Err(e) = locks.sync() {
+        let _ = events.send(Event::Output {
+            stage: "wf".into(),
+            line: format!("error: {e}"),
+            stderr: true,
+        });
+    }
     if let Err(e) = shared.hasher.save() {
         let _ = events.send(Event::Output {
             stage: "wf".into(),
