@@ -1,14 +1,19 @@
 //! `evaluate`: scores a trained model on the held-out split (metrics JSON + confusion matrix CSV).
 
+use std::path::Path;
+
 use serde::Deserialize;
 
-use crate::{Builtin, Error, Io, parse_with};
+use crate::metrics::Report;
+use crate::model::{load_model, predict};
+use crate::table::Table;
+use crate::{Builtin, Error, Io, atomic, parse_with};
 
 /// The `with:` of `uses: evaluate`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateWith {
-    /// The folder written by `train`.
+    /// The folder written by `train` (reads its `model.json`).
     pub model: String,
     /// The folder written by `prepare` (reads its `test.csv`).
     pub data: String,
@@ -50,6 +55,27 @@ impl Builtin for Evaluate {
             plots: vec![w.plot_path()],
             ..Io::default()
         })
+    }
+
+    fn run(
+        &self,
+        with: &serde_json::Value,
+        dir: &Path,
+        log: &mut dyn FnMut(String),
+    ) -> Result<(), Error> {
+        let w: EvaluateWith = parse_with(self.name(), with)?;
+        let model = load_model(&dir.join(&w.model).join("model.json"))?;
+        let test = Table::read(&dir.join(&w.data).join("test.csv"))?;
+        let actual = test.labels(&model.target)?;
+        let predicted = predict(&model, &test)?;
+        let report = Report::new(&model.classes, &actual, &predicted);
+        log(format!(
+            "{} on {} test rows: accuracy {:.4}, f1_macro {:.4}",
+            model.model, report.samples, report.accuracy, report.f1_macro
+        ));
+        atomic::write_json(&dir.join(&w.out), &report)?;
+        atomic::write(&dir.join(w.plot_path()), report.confusion_csv().as_bytes())?;
+        Ok(())
     }
 }
 

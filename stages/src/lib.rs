@@ -4,31 +4,37 @@
 //! typed struct (unknown keys refused) and declares the deps, outs, metrics and plots it will
 //! use, so a user never repeats them in the spec. This crate depends on no `wf` type: the engine
 //! hands it plain data and gets plain data back.
+//!
+//! [`Builtin::run`] is blocking and CPU-bound (polars, linfa): the engine calls it off its async
+//! threads. The model file, the metrics and the [`registry`] are public so `wf model` can read
+//! them without running a stage.
 
+mod atomic;
 mod deploy;
+mod error;
 mod evaluate;
+mod hyper;
+mod metrics;
+mod model;
 mod prepare;
+pub mod registry;
+mod table;
 mod train;
+mod tree;
+
+use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
 pub use deploy::{Candidate, Deploy, DeployWith, Direction};
+pub use error::Error;
 pub use evaluate::{Evaluate, EvaluateWith};
+pub use metrics::{ClassMetrics, Confusion, Report};
+pub use model::{MODEL_FORMAT, Model, ModelKind, Scaler, load_model, predict};
 pub use prepare::{Prepare, PrepareWith};
-pub use train::{Model, Train, TrainWith};
-
-/// Errors of built-in stages.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// `with:` did not match what the stage accepts.
-    #[error("invalid `with:` for built-in stage `{stage}`: {message}")]
-    With {
-        /// The stage's name, such as `train`.
-        stage: &'static str,
-        /// What is wrong, as serde reports it (names the field).
-        message: String,
-    },
-}
+pub use registry::Registry;
+pub use table::Table;
+pub use train::{Train, TrainWith};
 
 /// The paths a built-in stage reads and writes, relative to the stage's working directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,6 +59,16 @@ pub trait Builtin: Send + Sync {
     fn version(&self) -> u32;
     /// Parses `with:` and returns the deps and outs it implies.
     fn io(&self, with: &serde_json::Value) -> Result<Io, Error>;
+    /// Runs the stage to completion. Paths in `with:` are relative to `dir`, the stage's working
+    /// folder; `log` receives human-readable progress lines. Writes exactly the outs, metrics,
+    /// plots and persisted paths [`Builtin::io`] declares, and the same bytes for the same
+    /// inputs (the registry's timestamps aside).
+    fn run(
+        &self,
+        with: &serde_json::Value,
+        dir: &Path,
+        log: &mut dyn FnMut(String),
+    ) -> Result<(), Error>;
 }
 
 /// Every built-in stage, in the order they usually run.
