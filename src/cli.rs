@@ -52,4 +52,17 @@ pub enum Command {
     Dag(cmd::dag::Args),
     /// List and inspect stages.
     Stage(cmd::stage::Args),
+    /// Inspect and manage the model registry.
+    Model(cmd::model::Args),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

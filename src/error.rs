@@ -20,6 +20,9 @@ pub enum Error {
         /// What to do.
         help: Option<String>,
     },
+    /// The model registry refused.
+    #[error(transparent)]
+    Model(#[from] wf_stages::Error),
     /// Another wf is writing the repository.
     #[error(transparent)]
     Locked(#[from] crate::repo_lock::RepoLockError),
@@ -32,7 +35,9 @@ impl Error {
     /// The exit code this error ends the process with.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Spec(_) | Error::Usage { .. } | Error::Locked(_) => exit_code::BAD_INPUT,
+            Error::Spec(_) | Error::Usage { .. } | Error::Locked(_) | Error::Model(_) => {
+                exit_code::BAD_INPUT
+            }
             Error::Output(_) => exit_code::FAILED,
         }
     }
@@ -59,7 +64,7 @@ impl Error {
                     path.display()
                 )),
             ),
-            Error::Locked(_) => (None, vec![], None),
+            Error::Locked(_) | Error::Model(_) => (None, vec![], None),
             Error::Output(_) => (None, vec![], None),
         };
         let mut group = Group::with_title(Level::ERROR.primary_title(title.as_str()));

@@ -73,6 +73,7 @@ fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
         Command::Status(args) => cmd::status::run(ctx, args),
         Command::Dag(args) => cmd::dag::run(ctx, args),
         Command::Stage(args) => cmd::stage::run(ctx, args),
+        Command::Model(args) => cmd::model::run(ctx, args),
     }
 }
 

@@ -10,6 +10,7 @@ mod dag;
 mod dvc_fixtures;
 mod errors;
 mod interpolation;
+mod iris;
 mod repro;
 mod stage_list;
 mod status;

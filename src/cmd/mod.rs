@@ -1,6 +1,7 @@
 //! The commands, one file each, each with its clap `Args` and `run`.
 
 pub mod dag;
+pub mod model;
 pub mod repro;
 pub mod stage;
 pub mod status;

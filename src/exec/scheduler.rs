@@ -327,9 +327,34 @@ async fn stage_task(
             };
             shell::run(&job, &commands, &shared.shell, &events, cancel.clone()).await
         }
-        Action::Builtin { name, .. } => Outcome::Failed(format!(
-            "built-in stage `{name}` cannot be run by this build of wf"
-        )),
+        Action::Builtin { name, with, .. } => {
+            let (name, with, dir) = (
+                name.clone(),
+                with.to_json(),
+                stage.wdir.to_path(&shared.root),
+            );
+            let (events, stage_name) = (events.clone(), address.clone());
+            // A built-in stage is blocking Rust code: it runs on the blocking pool, in parallel
+            // with other stages like any process.
+            let ran = tokio::task::spawn_blocking(move || {
+                let Some(builtin) = wf_stages::lookup(&name) else {
+                    return Outcome::Failed(format!("unknown built-in stage `{name}`"));
+                };
+                let mut log = |line: String| {
+                    let _ = events.send(Event::Output {
+                        stage: stage_name.clone(),
+                        line,
+                        stderr: false,
+                    });
+                };
+                match builtin.run(&with, &dir, &mut log) {
+                    Ok(()) => Outcome::Ok,
+                    Err(e) => Outcome::Failed(e.to_string()),
+                }
+            })
+            .await;
+            ran.unwrap_or_else(|e| Outcome::Failed(format!("internal error: {e}")))
+        }
     };
     let done = match outcome {
         Outcome::Ok => {

@@ -1,0 +1,149 @@
+//! The Iris pipeline of `specs/` end to end through the real binary: built-in stages, the
+//! registry, `wf model`, and byte-identical outputs.
+
+use std::path::Path;
+
+use crate::test::{Output, Test, project_root};
+
+/// A copy of the repository's Iris pipeline and data, run once.
+fn iris() -> Output {
+    let root = project_root();
+    let spec = std::fs::read_to_string(root.join("specs/pipeline.yaml")).unwrap();
+    let params = std::fs::read_to_string(root.join("specs/params.yaml")).unwrap();
+    let data = std::fs::read_to_string(root.join("data/iris.csv")).unwrap();
+    // `.wf/` marks the repository root, as in a checkout of this repository.
+    Test::new()
+        .write(".wf/.gitignore", "/*\n")
+        .write("specs/pipeline.yaml", &spec)
+        .write("specs/params.yaml", &params)
+        .write("data/iris.csv", &data)
+        .args(["-C", "specs", "repro"])
+        .success()
+}
+
+fn ran(out: &Output, args: &[&str]) -> Vec<String> {
+    let o = out
+        .test()
+        .args(["-C", "specs", "repro"])
+        .args(args.iter().copied())
+        .success();
+    let mut v: Vec<String> = o
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("Running stage '"))
+        .map(|l| l.trim_end_matches("':").to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn runs_end_to_end_and_only_what_a_change_affects() {
+    let out = iris();
+    for model in ["logreg", "svm"] {
+        let m = json(&out.path().join(format!("out/metrics/{model}.json")));
+        let acc = m["accuracy"].as_f64().unwrap();
+        assert!(acc >= 0.9, "{model} accuracy {acc}");
+        assert!(
+            out.path()
+                .join(format!("out/metrics/{model}.confusion.csv"))
+                .exists()
+        );
+    }
+    assert!(ran(&out, &[]).is_empty(), "a second run does nothing");
+    let params = std::fs::read_to_string(out.path().join("specs/params.yaml")).unwrap();
+    std::fs::write(
+        out.path().join("specs/params.yaml"),
+        params.replace("C: 1.0", "C: 2.0"),
+    )
+    .unwrap();
+    assert_eq!(ran(&out, &[]), ["deploy", "evaluate@svm", "train@svm"]);
+}
+
+#[test]
+fn the_registry_has_a_champion_and_predicts() {
+    let out = iris();
+    let list = out.test().args(["-C", "specs", "model", "list"]).success();
+    assert!(list.stdout.starts_with("version  model"), "{}", list.stdout);
+    assert_eq!(
+        list.stdout.matches("champion").count(),
+        1,
+        "{}",
+        list.stdout
+    );
+    let listed: serde_json::Value = serde_json::from_str(
+        &out.test()
+            .args(["-C", "specs", "model", "list", "--json"])
+            .success()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(2));
+    let pred = out
+        .test()
+        .args(["-C", "specs", "model", "predict", "../data/iris.csv"])
+        .success();
+    let lines: Vec<&str> = pred.stdout.lines().collect();
+    assert_eq!(lines[0], "predicted_species");
+    assert_eq!(lines.len(), 151);
+    assert_eq!(lines[1], "setosa");
+    // Promote the other version, then roll back to the first champion.
+    let champion = out
+        .test()
+        .args(["-C", "specs", "model", "show", "champion", "--json"])
+        .success();
+    let first: serde_json::Value = serde_json::from_str(&champion.stdout).unwrap();
+    let first = first["version"].as_u64().unwrap();
+    let other = if first == 1 { 2 } else { 1 };
+    out.test()
+        .args(["-C", "specs", "model", "promote", &other.to_string()])
+        .stdout(&format!("version {other} is now the champion\n"))
+        .run();
+    out.test()
+        .args(["-C", "specs", "model", "rollback"])
+        .stdout(&format!(
+            "rolled back: version {first} is the champion again\n"
+        ))
+        .run();
+    out.test()
+        .args(["-C", "specs", "model", "rollback"])
+        .status(2)
+        .stderr_contains("no earlier champion to roll back to")
+        .run();
+}
+
+#[test]
+fn outputs_are_byte_identical_across_runs() {
+    let a = iris();
+    let b = iris();
+    for f in [
+        "out/prepared/train.csv",
+        "out/prepared/test.csv",
+        "out/prepared/summary.json",
+        "out/models/logreg/model.json",
+        "out/models/svm/model.json",
+        "out/metrics/logreg.json",
+        "out/metrics/svm.confusion.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(a.path().join(f)).unwrap(),
+            std::fs::read(b.path().join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+}
+
+#[test]
+fn a_with_key_the_stage_does_not_know_points_at_with() {
+    Test::new()
+        .write("pipeline.yaml", "stages:\n  p:\n    uses: prepare\n    with:\n      input: d.csv\n      target: y\n      out: p\n      tset_size: 0.3\n")
+        .arg("dag")
+        .status(2)
+        .stderr_contains("unknown field `tset_size`")
+        .stderr_contains(" --> pipeline.yaml:4:5")
+        .run();
+}
