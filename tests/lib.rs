@@ -9,6 +9,7 @@ mod test;
 mod dag;
 mod dvc_fixtures;
 mod errors;
+mod examples;
 mod interpolation;
 mod iris;
 mod repro;
