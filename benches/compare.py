@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -518,6 +519,67 @@ def case_dir(ctx: Ctx) -> list[Row]:
     return [noop, touched]
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def case_iris(ctx: Ctx) -> list[Row]:
+    """The repository's Iris pipeline (built-in stages, no Python), fresh each run: wf only."""
+    row = Row("Iris pipeline end to end (`wf -C specs repro`, fresh copy; wf only)", target=Target("max_s", 0.5))
+
+    def fresh(i: int) -> Path:
+        d = ctx.tmp / "iris" / f"run{i}"
+        (d / ".wf").mkdir(parents=True)
+        shutil.copytree(REPO / "specs", d / "specs", ignore=shutil.ignore_patterns("pipeline.lock"))
+        shutil.copytree(REPO / "data", d / "data")
+        return d
+
+    def ran_all(cp: subprocess.CompletedProcess, where: Path) -> None:
+        if both(cp).count("Running stage") != 6:
+            raise BenchError(f"the Iris pipeline in {where} did not run its 6 stages:\n{tail(both(cp))}")
+
+    row.wf = measure(ctx, "wf Iris", [ctx.wf.exe, "-C", "specs", "repro"], prepare=fresh, check=ran_all)
+    return [row]
+
+
+def write_big_csv(path: Path, rows: int) -> None:
+    """rows lines of 4 numeric features and a class label, deterministic."""
+    rng = random.Random(7)
+    classes = ["a", "b", "c"]
+    with open(path, "w") as f:
+        f.write("f1,f2,f3,f4,label\n")
+        for _ in range(rows):
+            k = rng.randrange(3)
+            f.write(",".join(f"{rng.gauss(k, 1.0):.3f}" for _ in range(4)) + f",{classes[k]}\n")
+
+
+def case_ml_1m(ctx: Ctx) -> list[Row]:
+    """prepare + train logreg on a generated 1 000 000-row CSV: wf only."""
+    row = Row("`prepare` + `train logreg`, 1 000 000-row CSV (wf only)")
+    base = ctx.tmp / "ml-1m"
+    (base / "data").mkdir(parents=True)
+    progress("ml-1m: generating 1 000 000 rows (untimed)")
+    write_big_csv(base / "data" / "big.csv", 1_000_000)
+    (base / "pipeline.yaml").write_text(
+        "stages:\n"
+        "  prepare:\n    uses: prepare\n    with: {input: data/big.csv, target: label, test_size: 0.2, seed: 1, out: prepared}\n"
+        "  train:\n    uses: train\n    with: {model: logreg, data: prepared, target: label, params: {alpha: 0.1, max_iter: 100}, out: model}\n"
+    )
+    (base / ".wf").mkdir()
+
+    def fresh(i: int) -> Path:
+        for leftover in ("prepared", "model", ".wf", "pipeline.lock"):
+            p = base / leftover
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+        (base / ".wf").mkdir()
+        return base
+
+    row.wf = measure(ctx, "wf prepare+train 1M", ctx.wf.repro(), prepare=fresh)
+    return [row]
+
+
 CASES = [
     Case("noop-linear-100", False, "no-op repro/status, 100 stages, linear", case_noop(100, "linear")),
     Case("noop-branch-100", False, "no-op repro/status, 100 stages, branching", case_noop(100, "branch")),
@@ -528,6 +590,8 @@ CASES = [
     Case("sleep16", False, "16 independent `sleep 1` stages, forced", case_sleep),
     Case("hash-1g", True, "status after touching a 1 GiB dep; no-op status", case_hash),
     Case("dir-10k", False, "status with a folder dep of 10 000 × 4 KiB files", case_dir),
+    Case("iris", False, "the Iris pipeline end to end (wf only)", case_iris),
+    Case("ml-1m", True, "prepare + train logreg on 1 000 000 rows (wf only)", case_ml_1m),
 ]
 
 
