@@ -50,6 +50,20 @@ pub enum Command {
     Status(cmd::status::Args),
     /// Show the graph of stages.
     Dag(cmd::dag::Args),
+    /// Track data files or folders no stage produces.
+    Add(cmd::add::Args),
+    /// Restore outputs and tracked data from the cache.
+    Checkout(cmd::checkout::Args),
+    /// Upload what the remote lacks.
+    Push(cmd::push::Args),
+    /// Download what the cache lacks.
+    Fetch(cmd::push::Args),
+    /// Download what the cache lacks and check it out.
+    Pull(cmd::push::PullArgs),
+    /// Configure remotes.
+    Remote(cmd::remote::Args),
+    /// Remove cache objects nothing refers to.
+    Gc(cmd::gc::Args),
     /// List and inspect stages.
     Stage(cmd::stage::Args),
     /// Inspect and manage the model registry.

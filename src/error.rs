@@ -23,6 +23,15 @@ pub enum Error {
     /// The model registry refused.
     #[error(transparent)]
     Model(#[from] wf_stages::Error),
+    /// The cache refused.
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
+    /// A remote refused.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
+    /// The config is unreadable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// Another wf is writing the repository.
     #[error(transparent)]
     Locked(#[from] crate::repo_lock::RepoLockError),
@@ -38,7 +47,8 @@ impl Error {
             Error::Spec(_) | Error::Usage { .. } | Error::Locked(_) | Error::Model(_) => {
                 exit_code::BAD_INPUT
             }
-            Error::Output(_) => exit_code::FAILED,
+            Error::Output(_) | Error::Cache(_) | Error::Remote(_) => exit_code::FAILED,
+            Error::Config(_) => exit_code::BAD_INPUT,
         }
     }
 
@@ -64,7 +74,11 @@ impl Error {
                     path.display()
                 )),
             ),
-            Error::Locked(_) | Error::Model(_) => (None, vec![], None),
+            Error::Locked(_)
+            | Error::Model(_)
+            | Error::Cache(_)
+            | Error::Remote(_)
+            | Error::Config(_) => (None, vec![], None),
             Error::Output(_) => (None, vec![], None),
         };
         let mut group = Group::with_title(Level::ERROR.primary_title(title.as_str()));

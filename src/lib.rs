@@ -7,6 +7,7 @@ pub mod atomic;
 pub mod cache;
 pub mod cli;
 pub mod cmd;
+pub mod config;
 pub mod context;
 pub mod dag;
 mod dag_ascii;
@@ -17,6 +18,8 @@ pub mod exit_code;
 pub mod hash;
 pub mod lock;
 pub mod params;
+pub mod pointer;
+pub mod remote;
 pub mod repo_lock;
 pub mod repo_path;
 pub mod report;
@@ -24,6 +27,7 @@ pub mod select;
 pub mod spec;
 pub mod status;
 pub mod target;
+pub mod transfer;
 pub mod workspace;
 
 use std::ffi::OsString;
@@ -74,6 +78,13 @@ fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
         Command::Dag(args) => cmd::dag::run(ctx, args),
         Command::Stage(args) => cmd::stage::run(ctx, args),
         Command::Model(args) => cmd::model::run(ctx, args),
+        Command::Add(args) => cmd::add::run(ctx, args),
+        Command::Checkout(args) => cmd::checkout::run(ctx, args),
+        Command::Push(args) => cmd::push::push(ctx, args),
+        Command::Fetch(args) => cmd::push::fetch(ctx, args),
+        Command::Pull(args) => cmd::push::pull(ctx, args),
+        Command::Remote(args) => cmd::remote::run(ctx, args),
+        Command::Gc(args) => cmd::gc::run(ctx, args),
     }
 }
 

@@ -25,3 +25,41 @@ pub fn state_path(root: &Path) -> PathBuf {
 pub fn cache_dir(root: &Path) -> PathBuf {
     root.join(DIR).join("cache")
 }
+
+/// The object cache with the link type of the config (`[cache] type`).
+pub fn cache(
+    root: &Path,
+    config: &crate::config::Config,
+) -> Result<crate::cache::Cache, crate::error::Error> {
+    let link = match config.cache.link.as_deref() {
+        None => crate::cache::LinkType::default(),
+        Some(t) => crate::cache::LinkType::parse(t).ok_or_else(|| crate::error::Error::Usage {
+            message: format!("unknown cache type `{t}` in `.wf/config`"),
+            help: Some("use `reflink`, `copy`, `hardlink` or `symlink`".into()),
+        })?,
+    };
+    Ok(crate::cache::Cache::new(cache_dir(root), link))
+}
+
+/// Adds `/name` to the `.gitignore` of `dir` unless it is there (as DVC does for cached outs
+/// and added data: the cache holds them, git holds their hashes).
+pub fn ignore_in_git(dir: &Path, name: &str) -> std::io::Result<()> {
+    let file = dir.join(".gitignore");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let line = format!("/{name}");
+    if text.lines().any(|l| l.trim() == line) {
+        return Ok(());
+    }
+    let mut new = text;
+    if !new.is_empty() && !new.ends_with('\n') {
+        new.push('\n');
+    }
+    new.push_str(&line);
+    new.push('\n');
+    crate::atomic::write(&file, new.as_bytes())
+}
+
+/// Whether the repository is a git checkout.
+pub fn in_git(root: &Path) -> bool {
+    root.ancestors().any(|d| d.join(".git").exists())
+}

@@ -12,6 +12,7 @@ mod errors;
 mod examples;
 mod interpolation;
 mod iris;
+mod remote;
 mod repro;
 mod stage_list;
 mod status;

@@ -4,6 +4,7 @@
 //! workspace. The fifth arrow of DESIGN.md's flow.
 
 mod link;
+pub mod refs;
 pub mod run_cache;
 
 use std::fs;

@@ -1,7 +1,12 @@
 //! The commands, one file each, each with its clap `Args` and `run`.
 
+pub mod add;
+pub mod checkout;
 pub mod dag;
+pub mod gc;
 pub mod model;
+pub mod push;
+pub mod remote;
 pub mod repro;
 pub mod stage;
 pub mod status;

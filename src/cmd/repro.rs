@@ -107,6 +107,8 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         cache: Cache::new(workspace::cache_dir(&ctx.root), LinkType::default()),
         run_cache: RunCache::new(workspace::cache_dir(&ctx.root).join("runs")),
         use_run_cache: !args.no_run_cache,
+        git: workspace::in_git(&ctx.root),
+        gitignore: Mutex::new(()),
     };
     if args.dry {
         return Ok(Report::ok(dry_run(&shared, &plan)));

@@ -71,6 +71,10 @@ pub struct Shared {
     pub cache: Cache,
     /// The run-cache.
     pub run_cache: RunCache,
+    /// Whether the repository is a git checkout (cached outs go to `.gitignore`).
+    pub git: bool,
+    /// Held while a `.gitignore` is rewritten: stages finishing together share folders.
+    pub gitignore: Mutex<()>,
     /// Whether to restore from the run-cache (`--no-run-cache` turns it off; runs are recorded
     /// either way).
     pub use_run_cache: bool,

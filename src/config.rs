@@ -1,0 +1,172 @@
+//! `Config`: `.wf/config` (committed: remotes, the default remote, the link type) merged with
+//! `.wf/config.local` (ignored by git: credentials).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::workspace;
+
+/// The default remote when none is configured: a folder in the repository.
+pub const DEFAULT_REMOTE_DIR: &str = "dvc_remote";
+
+/// Errors reading or writing the config.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read or written.
+    #[error("cannot {action} `{path}`: {source}")]
+    Io {
+        /// `read` or `write`.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("`{path}` is not a valid config: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+}
+
+/// The whole config.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[core]`.
+    #[serde(default, skip_serializing_if = "Core::is_empty")]
+    pub core: Core,
+    /// `[cache]`.
+    #[serde(default, skip_serializing_if = "CacheConfig::is_empty")]
+    pub cache: CacheConfig,
+    /// `[remote.NAME]`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub remote: BTreeMap<String, RemoteConfig>,
+}
+
+/// `[core]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Core {
+    /// The default remote's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+}
+
+impl Core {
+    fn is_empty(&self) -> bool {
+        self.remote.is_none()
+    }
+}
+
+/// `[cache]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// `reflink`, `copy`, `hardlink` or `symlink`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+impl CacheConfig {
+    fn is_empty(&self) -> bool {
+        self.link.is_none()
+    }
+}
+
+/// `[remote.NAME]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteConfig {
+    /// A folder (relative to the repository root, or absolute) or `s3://bucket/prefix`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// An S3-compatible endpoint (`http://127.0.0.1:9000`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The S3 region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The access key (put it in `.wf/config.local`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// The secret key (put it in `.wf/config.local`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<String>,
+}
+
+impl Config {
+    /// `.wf/config`.
+    pub fn path(root: &Path) -> PathBuf {
+        root.join(workspace::DIR).join("config")
+    }
+
+    /// `.wf/config.local`.
+    pub fn local_path(root: &Path) -> PathBuf {
+        root.join(workspace::DIR).join("config.local")
+    }
+
+    /// Reads one file (missing: empty).
+    pub fn read_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => {
+                return Err(ConfigError::Io {
+                    action: "read",
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The config and the local config, merged (local values win).
+    pub fn load(root: &Path) -> Result<Config, ConfigError> {
+        let mut config = Config::read_file(&Config::path(root))?;
+        let local = Config::read_file(&Config::local_path(root))?;
+        if local.core.remote.is_some() {
+            config.core.remote = local.core.remote;
+        }
+        if local.cache.link.is_some() {
+            config.cache.link = local.cache.link;
+        }
+        for (name, r) in local.remote {
+            let into = config.remote.entry(name).or_default();
+            for (slot, v) in [
+                (&mut into.url, r.url),
+                (&mut into.endpoint, r.endpoint),
+                (&mut into.region, r.region),
+                (&mut into.access_key_id, r.access_key_id),
+                (&mut into.secret_access_key, r.secret_access_key),
+            ] {
+                if v.is_some() {
+                    *slot = v;
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// Writes one file atomically.
+    pub fn write_file(&self, path: &Path) -> Result<(), ConfigError> {
+        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        crate::atomic::write(path, text.as_bytes()).map_err(|source| ConfigError::Io {
+            action: "write",
+            path: path.display().to_string(),
+            source,
+        })
+    }
+}

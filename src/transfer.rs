@@ -1,0 +1,212 @@
+//! Moving cache objects between the cache and a remote: only what the other side lacks, many at
+//! a time, each download checked against its hash before it enters the cache, with a progress
+//! bar on a terminal.
+
+use std::collections::{BTreeSet, HashSet};
+use std::io::IsTerminal;
+use std::path::Path;
+
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::cache::Cache;
+use crate::remote::{Remote, RemoteError};
+
+/// What a transfer did.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    /// Objects moved.
+    pub transferred: usize,
+    /// Objects the other side had already.
+    pub present: usize,
+    /// Objects that could not be moved, with why.
+    pub failed: Vec<String>,
+}
+
+fn bar(len: usize, what: &str, quiet: bool) -> Option<ProgressBar> {
+    if quiet || len == 0 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = ProgressBar::new(len as u64);
+    b.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {per_sec} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    b.set_message(what.to_string());
+    Some(b)
+}
+
+/// The blake3 a key's content must have: the key without its `/` and `.dir`.
+fn expected_hash(key: &str) -> Option<String> {
+    let last = key
+        .strip_prefix("runs/")
+        .map_or(key, |rest| rest.rsplit('/').next().unwrap_or(rest));
+    if key.starts_with("runs/") {
+        return Some(last.to_string());
+    }
+    Some(
+        key.replacen('/', "", 1)
+            .trim_end_matches(".dir")
+            .to_string(),
+    )
+}
+
+/// Uploads the keys the remote lacks (keys missing from the cache are reported as failed).
+pub async fn push(
+    remote: &Remote,
+    cache_dir: &Path,
+    keys: &BTreeSet<String>,
+    jobs: usize,
+    quiet: bool,
+) -> Result<Summary, RemoteError> {
+    let there: HashSet<String> = remote.list().await?;
+    let mut summary = Summary::default();
+    let mut todo = Vec::new();
+    for k in keys {
+        if there.contains(k) {
+            summary.present += 1;
+        } else if !cache_dir.join(k).is_file() {
+            summary
+                .failed
+                .push(format!("`{k}` is not in the local cache"));
+        } else {
+            todo.push(k.clone());
+        }
+    }
+    let progress = bar(todo.len(), "push", quiet);
+    let results: Vec<Result<(), RemoteError>> = futures::stream::iter(todo)
+        .map(|k| {
+            let progress = progress.clone();
+            async move {
+                let r = remote.upload(&k, &cache_dir.join(&k)).await;
+                if let Some(p) = &progress {
+                    p.inc(1);
+                }
+                r
+            }
+        })
+        .buffer_unordered(jobs.max(1))
+        .collect()
+        .await;
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    for r in results {
+        match r {
+            Ok(()) => summary.transferred += 1,
+            Err(e) => summary.failed.push(e.to_string()),
+        }
+    }
+    Ok(summary)
+}
+
+/// Downloads the keys the cache lacks; `remote_keys` is the remote's listing when known.
+pub async fn fetch(
+    remote: &Remote,
+    cache: &Cache,
+    keys: &BTreeSet<String>,
+    jobs: usize,
+    quiet: bool,
+) -> Result<Summary, RemoteError> {
+    let mut summary = Summary::default();
+    let todo: Vec<String> = keys
+        .iter()
+        .filter(|k| {
+            let have = cache.dir().join(k).is_file();
+            if have {
+                summary.present += 1;
+            }
+            !have
+        })
+        .cloned()
+        .collect();
+    let progress = bar(todo.len(), "fetch", quiet);
+    let results: Vec<Result<(), RemoteError>> = futures::stream::iter(todo)
+        .map(|k| {
+            let progress = progress.clone();
+            async move {
+                let r = fetch_one(remote, cache, &k).await;
+                if let Some(p) = &progress {
+                    p.inc(1);
+                }
+                r
+            }
+        })
+        .buffer_unordered(jobs.max(1))
+        .collect()
+        .await;
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    for r in results {
+        match r {
+            Ok(()) => summary.transferred += 1,
+            Err(e) => summary.failed.push(e.to_string()),
+        }
+    }
+    Ok(summary)
+}
+
+async fn fetch_one(remote: &Remote, cache: &Cache, key: &str) -> Result<(), RemoteError> {
+    let dst = cache.dir().join(key);
+    let parent = dst.parent().unwrap_or(cache.dir()).to_path_buf();
+    let io = |source| RemoteError::Io {
+        action: "write",
+        path: parent.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(&parent).map_err(io)?;
+    // Downloaded beside its final name and renamed only once its hash is checked: a partial or
+    // corrupted download never enters the cache.
+    let tmp = tempfile::NamedTempFile::new_in(&parent).map_err(io)?;
+    remote
+        .download(key, tmp.path(), expected_hash(key).as_deref())
+        .await?;
+    let mut perms = std::fs::metadata(tmp.path()).map_err(io)?.permissions();
+    perms.set_readonly(true);
+    let _ = std::fs::set_permissions(tmp.path(), perms);
+    tmp.persist(&dst).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// Every run-cache entry on the remote, as keys.
+pub async fn remote_runs(remote: &Remote) -> Result<BTreeSet<String>, RemoteError> {
+    Ok(remote
+        .list()
+        .await?
+        .into_iter()
+        .filter(|k| k.starts_with("runs/"))
+        .collect())
+}
+
+/// Every run-cache entry in the local cache, as keys.
+pub fn local_runs(cache_dir: &Path) -> BTreeSet<String> {
+    walkdir::WalkDir::new(cache_dir.join("runs"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| {
+            Some(
+                e.path()
+                    .strip_prefix(cache_dir)
+                    .ok()?
+                    .to_string_lossy()
+                    .replace('\\', "/"),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_name_their_hash() {
+        assert_eq!(expected_hash("ab/cdef").as_deref(), Some("abcdef"));
+        assert_eq!(expected_hash("ab/cdef.dir").as_deref(), Some("abcdef"));
+        assert_eq!(expected_hash("runs/ab/abkey/0123").as_deref(), Some("0123"));
+    }
+}
