@@ -14,5 +14,6 @@ mod interpolation;
 mod iris;
 mod remote;
 mod repro;
+mod s3;
 mod stage_list;
 mod status;
