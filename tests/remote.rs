@@ -292,3 +292,21 @@ fn an_interrupted_push_leaves_no_partial_object() {
     }
     out.test().arg("push").success();
 }
+
+#[test]
+fn repro_pull_fetches_instead_of_running() {
+    let remote = tempfile::tempdir().unwrap();
+    let a = project(remote.path());
+    a.test().args(["push", "--run-cache"]).success();
+    let b = clone_of(&a);
+    b.test()
+        .args(["repro", "--pull"])
+        .stderr_contains("fetched")
+        .stderr_contains("Data and pipelines are up to date.")
+        .success();
+    assert!(!b.path().join("ran.log").exists(), "nothing ran");
+    assert_eq!(
+        std::fs::read_to_string(b.path().join("count.txt")).unwrap(),
+        "3\n"
+    );
+}

@@ -113,7 +113,10 @@ pub fn fetch(ctx: &Context, args: &Args) -> Result<Report, Error> {
     Ok(report)
 }
 
-fn fetch_inner(ctx: &Context, args: &Args) -> Result<(Report, Vec<refs::Tracked>), Error> {
+pub(crate) fn fetch_inner(
+    ctx: &Context,
+    args: &Args,
+) -> Result<(Report, Vec<refs::Tracked>), Error> {
     let config = Config::load(&ctx.root)?;
     let cache = workspace::cache(&ctx.root, &config)?;
     let remote = Remote::open(&ctx.root, &config, args.remote.as_deref())?;

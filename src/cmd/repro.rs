@@ -59,6 +59,11 @@ pub struct Args {
     /// Do not restore stages from earlier runs with the same inputs (runs are still recorded).
     #[arg(long)]
     pub no_run_cache: bool,
+    /// First fetch from the default remote what the stages need (their locked outputs, added
+    /// data, the run-cache) and check out what is missing, so that nothing is re-run that a
+    /// teammate already ran.
+    #[arg(long)]
+    pub pull: bool,
 }
 
 /// Runs `wf repro`.
@@ -91,6 +96,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         jobs,
     };
 
+    if args.pull && !args.dry {
+        pull_first(ctx, &args.targets)?;
+    }
     let _lock = if args.dry {
         None
     } else {
@@ -224,4 +232,31 @@ fn dry_run(shared: &Shared, plan: &Plan) -> String {
         }
     }
     out
+}
+
+/// `--pull`: fetch what the targets need and check out what is missing. Objects the remote
+/// lacks are not an error: their stages simply run.
+fn pull_first(ctx: &Context, targets: &[String]) -> Result<(), Error> {
+    let fetch = crate::cmd::push::Args {
+        targets: targets.to_vec(),
+        remote: None,
+        jobs: 8,
+        run_cache: true,
+        json: false,
+    };
+    let (report, tracked) = crate::cmd::push::fetch_inner(ctx, &fetch)?;
+    let config = crate::config::Config::load(&ctx.root)?;
+    let cache = workspace::cache(&ctx.root, &config)?;
+    let missing: Vec<_> = tracked
+        .into_iter()
+        .filter(|t| !t.path.to_path(&ctx.root).exists() && cache.contains(&t.info))
+        .collect();
+    let (lines, _) = crate::cmd::checkout::restore(ctx, &cache, &missing, false, false)?;
+    if !ctx.quiet {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("{}{lines}", report.stderr).as_bytes(),
+        );
+    }
+    Ok(())
 }
