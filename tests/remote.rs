@@ -310,3 +310,33 @@ fn repro_pull_fetches_instead_of_running() {
         "3\n"
     );
 }
+
+#[test]
+fn hardlinked_outs_are_read_only_so_the_cache_stays_intact() {
+    use std::os::unix::fs::MetadataExt;
+    let spec = "stages:\n  s:\n    cmd: echo data > o.txt\n    deps: [in.txt]\n    outs: [o.txt]\n";
+    let out = Test::new()
+        .write(".wf/config", "[cache]\ntype = \"hardlink\"\n")
+        .write("pipeline.yaml", spec)
+        .write("in.txt", "1\n")
+        .arg("repro")
+        .success();
+    let meta = std::fs::metadata(out.path().join("o.txt")).unwrap();
+    assert_eq!(
+        meta.nlink(),
+        2,
+        "the out is a hard link to its cache object"
+    );
+    assert!(meta.permissions().readonly());
+    out.test()
+        .arg("status")
+        .stdout("Data and pipelines are up to date.\n")
+        .run();
+    Test::new()
+        .write(".wf/config", "[cache]\ntype = \"softlink\"\n")
+        .write("pipeline.yaml", spec)
+        .arg("checkout")
+        .status(2)
+        .stderr_contains("unknown cache type `softlink` in `.wf/config`")
+        .run();
+}

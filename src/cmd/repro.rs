@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 
-use crate::cache::{Cache, LinkType, run_cache::RunCache};
+use crate::cache::run_cache::RunCache;
 use crate::cmd::Report;
 use crate::context::Context;
 use crate::dag::Dag;
@@ -112,7 +112,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         hasher,
         params: Mutex::new(Params::default()),
         shell: exec::shell::shell(std::env::var("SHELL").ok().as_deref()),
-        cache: Cache::new(workspace::cache_dir(&ctx.root), LinkType::default()),
+        cache: workspace::cache(&ctx.root, &crate::config::Config::load(&ctx.root)?)?,
         run_cache: RunCache::new(workspace::cache_dir(&ctx.root).join("runs")),
         use_run_cache: !args.no_run_cache,
         git: workspace::in_git(&ctx.root),
