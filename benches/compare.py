@@ -580,6 +580,51 @@ def case_ml_1m(ctx: Ctx) -> list[Row]:
     return [row]
 
 
+def case_transfer(kind: str) -> Callable[[Ctx], list[Row]]:
+    """push and pull of 1 000 small files, or of one 1 GiB file, to a local-folder remote."""
+
+    def run(ctx: Ctx) -> list[Row]:
+        what = "1 000 × 4 KiB files" if kind == "small" else "one 1 GiB file"
+        push = Row(f"`push` of {what} to a local remote")
+        pull = Row(f"`pull` of {what} from a local remote (empty cache)")
+        for eng in (ctx.wf, ctx.dvc):
+            d = ctx.tmp / f"transfer-{kind}" / eng.name.lower()
+            d.mkdir(parents=True)
+            (d / "README").write_text("transfer benchmark\n")
+            init_repo(ctx, d, eng)
+            # The data is written after the first commit: it belongs to the cache, not to git.
+            (d / "data").mkdir()
+            if kind == "small":
+                rng = random.Random(3)
+                for i in range(1000):
+                    (d / "data" / f"f{i:04}.bin").write_bytes(rng.randbytes(4096))
+            else:
+                write_random(d / "data" / "big.bin", 1 << 30)
+            remote = ctx.tmp / f"transfer-{kind}" / f"{eng.name.lower()}-remote"
+            cache = d / (".wf" if eng is ctx.wf else ".dvc") / "cache"
+            ctx.runner.run([eng.exe, "add", "data"], d)
+            ctx.runner.run([eng.exe, "remote", "add", "-d", "bench", str(remote)], d)
+
+            def fresh_remote(i: int, remote: Path = remote, d: Path = d) -> Path:
+                shutil.rmtree(remote, ignore_errors=True)
+                return d
+
+            def empty_cache(i: int, cache: Path = cache, d: Path = d) -> Path:
+                shutil.rmtree(cache, ignore_errors=True)
+                shutil.rmtree(d / "data", ignore_errors=True)
+                return d
+
+            times_push = measure(ctx, f"{eng.name} push", [eng.exe, "push"], prepare=fresh_remote)
+            times_pull = measure(ctx, f"{eng.name} pull", [eng.exe, "pull"], prepare=empty_cache)
+            if eng is ctx.wf:
+                push.wf, pull.wf = times_push, times_pull
+            else:
+                push.dvc, pull.dvc = times_push, times_pull
+        return [push, pull]
+
+    return run
+
+
 CASES = [
     Case("noop-linear-100", False, "no-op repro/status, 100 stages, linear", case_noop(100, "linear")),
     Case("noop-branch-100", False, "no-op repro/status, 100 stages, branching", case_noop(100, "branch")),
@@ -590,6 +635,8 @@ CASES = [
     Case("sleep16", False, "16 independent `sleep 1` stages, forced", case_sleep),
     Case("hash-1g", True, "status after touching a 1 GiB dep; no-op status", case_hash),
     Case("dir-10k", False, "status with a folder dep of 10 000 × 4 KiB files", case_dir),
+    Case("transfer-small", False, "push and pull of 1 000 small files, local remote", case_transfer("small")),
+    Case("transfer-1g", True, "push and pull of one 1 GiB file, local remote", case_transfer("big")),
     Case("iris", False, "the Iris pipeline end to end (wf only)", case_iris),
     Case("ml-1m", True, "prepare + train logreg on 1 000 000 rows (wf only)", case_ml_1m),
 ]
