@@ -75,34 +75,15 @@ pub async fn push(
             todo.push(k.clone());
         }
     }
-    let progress = bar(todo.len(), "push", quiet);
-    let results: Vec<Result<(), RemoteError>> = futures::stream::iter(todo)
-        .map(|k| {
-            let progress = progress.clone();
-            async move {
-                let r = remote.upload(&k, &cache_dir.join(&k)).await;
-                if let Some(p) = &progress {
-                    p.inc(1);
-                }
-                r
-            }
-        })
-        .buffer_unordered(jobs.max(1))
-        .collect()
-        .await;
-    if let Some(p) = progress {
-        p.finish_and_clear();
-    }
-    for r in results {
-        match r {
-            Ok(()) => summary.transferred += 1,
-            Err(e) => summary.failed.push(e.to_string()),
-        }
-    }
+    let moved = many(todo, "push", jobs, quiet, |k| async move {
+        remote.upload(&k, &cache_dir.join(&k)).await
+    })
+    .await;
+    summary.add(moved);
     Ok(summary)
 }
 
-/// Downloads the keys the cache lacks; `remote_keys` is the remote's listing when known.
+/// Downloads the keys the cache lacks.
 pub async fn fetch(
     remote: &Remote,
     cache: &Cache,
@@ -122,12 +103,33 @@ pub async fn fetch(
         })
         .cloned()
         .collect();
-    let progress = bar(todo.len(), "fetch", quiet);
-    let results: Vec<Result<(), RemoteError>> = futures::stream::iter(todo)
+    let moved = many(todo, "fetch", jobs, quiet, |k| async move {
+        fetch_one(remote, cache, &k).await
+    })
+    .await;
+    summary.add(moved);
+    Ok(summary)
+}
+
+/// Runs `each` on every key, `jobs` at a time, with a progress bar on a terminal.
+async fn many<F, Fut>(
+    todo: Vec<String>,
+    what: &str,
+    jobs: usize,
+    quiet: bool,
+    each: F,
+) -> Vec<Result<(), RemoteError>>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), RemoteError>>,
+{
+    let progress = bar(todo.len(), what, quiet);
+    let results = futures::stream::iter(todo)
         .map(|k| {
             let progress = progress.clone();
+            let job = each(k);
             async move {
-                let r = fetch_one(remote, cache, &k).await;
+                let r = job.await;
                 if let Some(p) = &progress {
                     p.inc(1);
                 }
@@ -140,13 +142,18 @@ pub async fn fetch(
     if let Some(p) = progress {
         p.finish_and_clear();
     }
-    for r in results {
-        match r {
-            Ok(()) => summary.transferred += 1,
-            Err(e) => summary.failed.push(e.to_string()),
+    results
+}
+
+impl Summary {
+    fn add(&mut self, results: Vec<Result<(), RemoteError>>) {
+        for r in results {
+            match r {
+                Ok(()) => self.transferred += 1,
+                Err(e) => self.failed.push(e.to_string()),
+            }
         }
     }
-    Ok(summary)
 }
 
 async fn fetch_one(remote: &Remote, cache: &Cache, key: &str) -> Result<(), RemoteError> {

@@ -102,13 +102,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     err.push('\n');
     if args.cloud {
         let remote = Remote::open(&ctx.root, &config, args.remote.as_deref())?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Usage {
-                message: format!("cannot start the runtime: {e}"),
-                help: None,
-            })?;
+        let rt = crate::exec::runtime()?;
         let listed = rt.block_on(remote.list())?;
         let gone: Vec<&String> = listed
             .iter()

@@ -44,16 +44,6 @@ pub struct PullArgs {
     pub force: bool,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage {
-            message: format!("cannot start the runtime: {e}"),
-            help: None,
-        })
-}
-
 fn summary(verb: &str, remote: &Remote, s: &transfer::Summary, json: bool) -> Report {
     let code = if s.failed.is_empty() {
         exit_code::OK
@@ -97,7 +87,7 @@ pub fn push(ctx: &Context, args: &Args) -> Result<Report, Error> {
     if args.run_cache {
         keys.extend(transfer::local_runs(cache.dir()));
     }
-    let s = runtime()?.block_on(transfer::push(
+    let s = crate::exec::runtime()?.block_on(transfer::push(
         &remote,
         cache.dir(),
         &keys,
@@ -127,7 +117,7 @@ pub(crate) fn fetch_inner(
         .map(|t| t.info.clone())
         .collect();
     let quiet = ctx.quiet || args.json;
-    let rt = runtime()?;
+    let rt = crate::exec::runtime()?;
     // Folder manifests first: they name the files to fetch next.
     let manifests: BTreeSet<String> = infos
         .iter()

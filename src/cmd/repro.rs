@@ -121,13 +121,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     if args.dry {
         return Ok(Report::ok(dry_run(&shared, &plan)));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage {
-            message: format!("cannot start the runtime: {e}"),
-            help: None,
-        })?;
+    let runtime = crate::exec::runtime()?;
     let shared = Arc::new(shared);
     let options = report::Options {
         quiet: ctx.quiet,

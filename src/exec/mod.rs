@@ -8,3 +8,15 @@ pub mod shell;
 
 pub use event::{Event, Outcome};
 pub use scheduler::{Plan, Summary, run};
+
+/// The tokio runtime of a command that needs one (built explicitly, so `wf dag` never starts
+/// one).
+pub fn runtime() -> Result<tokio::runtime::Runtime, crate::error::Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| crate::error::Error::Usage {
+            message: format!("cannot start the runtime: {e}"),
+            help: None,
+        })
+}
