@@ -48,6 +48,8 @@ pub enum Command {
     Repro(cmd::repro::Args),
     /// Show which stages are stale and why.
     Status(cmd::status::Args),
+    /// Check that the lock reproduces, in a scratch copy.
+    Verify(cmd::verify::Args),
     /// Show the graph of stages.
     Dag(cmd::dag::Args),
     /// Track data files or folders no stage produces.

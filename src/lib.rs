@@ -75,6 +75,7 @@ fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
     match command {
         Command::Repro(args) => cmd::repro::run(ctx, args),
         Command::Status(args) => cmd::status::run(ctx, args),
+        Command::Verify(args) => cmd::verify::run(ctx, args),
         Command::Dag(args) => cmd::dag::run(ctx, args),
         Command::Stage(args) => cmd::stage::run(ctx, args),
         Command::Model(args) => cmd::model::run(ctx, args),

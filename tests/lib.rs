@@ -17,3 +17,4 @@ mod repro;
 mod s3;
 mod stage_list;
 mod status;
+mod verify;

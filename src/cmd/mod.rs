@@ -10,6 +10,7 @@ pub mod remote;
 pub mod repro;
 pub mod stage;
 pub mod status;
+pub mod verify;
 
 /// What a finished command prints last and how the process exits.
 #[derive(Debug)]
