@@ -37,12 +37,18 @@ pub struct Args {
 
 /// Runs `wf verify`.
 pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
-    let usage = |message: String, help: Option<&str>| Error::Usage { message, help: help.map(str::to_string) };
+    let usage = |message: String, help: Option<&str>| Error::Usage {
+        message,
+        help: help.map(str::to_string),
+    };
     let extra = target::named_specs(&ctx.root, &ctx.cwd, &args.targets);
     let pipeline = Pipeline::load(&ctx.root, &ctx.cwd, &extra)?;
     let dag = Dag::build(&pipeline)?;
-    let targets: Vec<usize> =
-        if args.targets.is_empty() { (0..pipeline.stages.len()).collect() } else { target::resolve(&pipeline, &ctx.cwd, &args.targets, false)? };
+    let targets: Vec<usize> = if args.targets.is_empty() {
+        (0..pipeline.stages.len()).collect()
+    } else {
+        target::resolve(&pipeline, &ctx.cwd, &args.targets, false)?
+    };
     let stages: BTreeSet<usize> = select::stages(&pipeline, &dag, &targets, Reach::Upstream);
     let locks = LockSet::read(&ctx.root, &pipeline, &stages);
     // The recorded inputs must be the workspace's: otherwise the run would prove nothing.
@@ -54,34 +60,59 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
             continue;
         }
         let Some(entry) = locks.entry(stage) else {
-            return Err(usage(format!("stage `{}` has never run, so there is nothing to verify", stage.address()), Some("run `wf repro` first")));
+            return Err(usage(
+                format!(
+                    "stage `{}` has never run, so there is nothing to verify",
+                    stage.address()
+                ),
+                Some("run `wf repro` first"),
+            ));
         };
-        let cur = status::current(stage, &ctx.root, &hasher, &mut params).map_err(|e| usage(e.to_string(), None))?;
+        let cur = status::current(stage, &ctx.root, &hasher, &mut params)
+            .map_err(|e| usage(e.to_string(), None))?;
         if !status::changes(stage, &cur, Some(entry)).is_empty() {
             return Err(usage(
                 format!("stage `{}` is not as the lock records it", stage.address()),
-                Some("`wf status` says why; run `wf repro` (or `wf checkout`) first, so that the workspace is what the lock records"),
+                Some(
+                    "`wf status` says why; run `wf repro` (or `wf checkout`) first, so that the workspace is what the lock records",
+                ),
             ));
         }
     }
-    let outs: BTreeSet<RepoPath> =
-        stages.iter().filter(|&&i| !pipeline.stages[i].frozen).flat_map(|&i| pipeline.stages[i].outs.iter().map(|o| o.entry.path.clone())).collect();
-    let scratch = tempfile::Builder::new().prefix("wf-verify-").tempdir().map_err(|e| usage(format!("cannot create a scratch folder: {e}"), None))?;
-    copy_tree(&ctx.root, scratch.path(), &RepoPath::root(), &outs).map_err(|e| usage(format!("cannot copy the repository: {e}"), None))?;
+    let outs: BTreeSet<RepoPath> = stages
+        .iter()
+        .filter(|&&i| !pipeline.stages[i].frozen)
+        .flat_map(|&i| pipeline.stages[i].outs.iter().map(|o| o.entry.path.clone()))
+        .collect();
+    let scratch = tempfile::Builder::new()
+        .prefix("wf-verify-")
+        .tempdir()
+        .map_err(|e| usage(format!("cannot create a scratch folder: {e}"), None))?;
+    copy_tree(&ctx.root, scratch.path(), &RepoPath::root(), &outs)
+        .map_err(|e| usage(format!("cannot copy the repository: {e}"), None))?;
     // The copy is a repository of its own, with no cache: every stage really runs.
-    std::fs::create_dir_all(scratch.path().join(workspace::DIR)).map_err(|e| usage(e.to_string(), None))?;
-    let exe = std::env::current_exe().map_err(|e| usage(format!("cannot find the wf binary: {e}"), None))?;
+    std::fs::create_dir_all(scratch.path().join(workspace::DIR))
+        .map_err(|e| usage(e.to_string(), None))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| usage(format!("cannot find the wf binary: {e}"), None))?;
     let mut cmd = Command::new(exe);
-    cmd.arg("-C").arg(scratch.path().join(ctx.cwd.as_str())).args(["-q", "repro", "-f", "--no-run-cache"]);
+    cmd.arg("-C")
+        .arg(scratch.path().join(ctx.cwd.as_str()))
+        .args(["-q", "repro", "-f", "--no-run-cache"]);
     if let Some(j) = args.jobs {
         cmd.args(["-j", &j.to_string()]);
     }
     cmd.args(&args.targets);
-    let ran = cmd.output().map_err(|e| usage(format!("cannot run the stages: {e}"), None))?;
+    let ran = cmd
+        .output()
+        .map_err(|e| usage(format!("cannot run the stages: {e}"), None))?;
     if !ran.status.success() {
         return Ok(Report {
             stdout: String::new(),
-            stderr: format!("{}error: the stages failed in the scratch copy, so the lock does not reproduce\n", String::from_utf8_lossy(&ran.stderr)),
+            stderr: format!(
+                "{}error: the stages failed in the scratch copy, so the lock does not reproduce\n",
+                String::from_utf8_lossy(&ran.stderr)
+            ),
             code: exit_code::FAILED,
         });
     }
@@ -92,11 +123,26 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         if stage.frozen {
             continue;
         }
-        let Some(locked) = locks.entry(stage) else { continue };
-        let again = Lock::read(&Lock::path_for(&stage.spec.dir.to_path(scratch.path()))).map_err(|e| usage(e.to_string(), None))?;
-        let Some(fresh) = again.stages.get(&stage.name) else { continue };
-        let changed: Vec<String> =
-            locked.outs.iter().filter(|o| fresh.outs.iter().find(|f| f.path == o.path).is_none_or(|f| f.blake3 != o.blake3)).map(|o| o.path.clone()).collect();
+        let Some(locked) = locks.entry(stage) else {
+            continue;
+        };
+        let again = Lock::read(&Lock::path_for(&stage.spec.dir.to_path(scratch.path())))
+            .map_err(|e| usage(e.to_string(), None))?;
+        let Some(fresh) = again.stages.get(&stage.name) else {
+            continue;
+        };
+        let changed: Vec<String> = locked
+            .outs
+            .iter()
+            .filter(|o| {
+                fresh
+                    .outs
+                    .iter()
+                    .find(|f| f.path == o.path)
+                    .is_none_or(|f| f.blake3 != o.blake3)
+            })
+            .map(|o| o.path.clone())
+            .collect();
         if changed.is_empty() {
             same += 1;
         } else {
@@ -104,22 +150,39 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         }
     }
     if differ.is_empty() {
-        return Ok(Report { stdout: String::new(), stderr: format!("all {same} stages reproduce byte for byte\n"), code: exit_code::OK });
+        return Ok(Report {
+            stdout: String::new(),
+            stderr: format!("all {same} stages reproduce byte for byte\n"),
+            code: exit_code::OK,
+        });
     }
-    let mut err = String::from("error: these stages wrote different outputs from the same inputs (not deterministic):\n");
+    let mut err = String::from(
+        "error: these stages wrote different outputs from the same inputs (not deterministic):\n",
+    );
     for d in &differ {
         err.push_str(&format!("  {d}\n"));
     }
-    Ok(Report { stdout: String::new(), stderr: err, code: exit_code::FAILED })
+    Ok(Report {
+        stdout: String::new(),
+        stderr: err,
+        code: exit_code::FAILED,
+    })
 }
 
 /// Copies the repository's files, leaving out `.git`, `.wf` and the outs the stages will write.
-fn copy_tree(root: &Path, to: &Path, dir: &RepoPath, skip: &BTreeSet<RepoPath>) -> std::io::Result<()> {
+fn copy_tree(
+    root: &Path,
+    to: &Path,
+    dir: &RepoPath,
+    skip: &BTreeSet<RepoPath>,
+) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir.to_path(root))? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(rel) = dir.join(&name) else { continue };
-        if (dir.as_str().is_empty() && (name == ".git" || name == workspace::DIR)) || skip.contains(&rel) {
+        if (dir.as_str().is_empty() && (name == ".git" || name == workspace::DIR))
+            || skip.contains(&rel)
+        {
             continue;
         }
         let kind = entry.file_type()?;
