@@ -56,7 +56,8 @@ pub fn ignore_in_git(dir: &Path, name: &str) -> std::io::Result<()> {
     }
     new.push_str(&line);
     new.push('\n');
-    crate::atomic::write(&file, new.as_bytes())
+    // Not synced: a run touches it once per cached out, and losing a line costs nothing.
+    crate::atomic::replace(&file, new.as_bytes())
 }
 
 /// Whether the repository is a git checkout.

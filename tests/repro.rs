@@ -403,7 +403,10 @@ fn keep_going_runs_what_does_not_depend_on_the_failure() {
 
 #[test]
 fn without_keep_going_no_new_stage_starts_after_a_failure() {
-    let spec = "stages:\n  bad:\n    cmd: exit 1\n  later:\n    cmd: echo later >> ran.log\n    deps: [x.txt]\n  first:\n    cmd: echo first >> ran.log && echo > x.txt\n    outs: [x.txt]\n";
+    // `first` takes a while, so `bad` is waiting for the one slot (or failed already) by the
+    // time `later` becomes ready: `later` must never start. (Regression: without the pause, a
+    // `later` that asked for the slot before `bad` did could run first, and the test flaked.)
+    let spec = "stages:\n  bad:\n    cmd: exit 1\n  later:\n    cmd: echo later >> ran.log\n    deps: [x.txt]\n  first:\n    cmd: sleep 0.3 && echo first >> ran.log && echo > x.txt\n    outs: [x.txt]\n";
     let out = Test::new()
         .write("pipeline.yaml", spec)
         .args(["repro", "-j", "1"])

@@ -51,10 +51,11 @@ impl LinkType {
     }
 }
 
-/// A copied object inherits the object's read-only mode; a workspace copy is the user's to edit.
-fn writable(path: &Path) -> io::Result<()> {
+/// A copied object inherits the object's read-only mode (a temp file, 0600); a workspace copy
+/// is the user's to edit, with an ordinary file's mode.
+pub(super) fn writable(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mut perms = fs::metadata(path)?.permissions();
-    perms.set_mode(perms.mode() | 0o200);
+    perms.set_mode((perms.mode() | 0o644) & 0o7777);
     fs::set_permissions(path, perms)
 }

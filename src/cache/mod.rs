@@ -217,17 +217,39 @@ impl Cache {
 
     fn checkout_file(&self, dst: &Path, hash: &str) -> Result<(), CacheError> {
         let obj = self.object_path(hash);
+        let parent = dst.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(io_err("create", parent))?;
+        let corrupted = |actual: String| CacheError::Corrupted {
+            path: obj.display().to_string(),
+            expected: hash.into(),
+            actual,
+        };
         // Every read of an object is checked: a corrupted object is reported, never used.
+        if matches!(self.link, LinkType::Reflink | LinkType::Copy) {
+            let mut tmp =
+                tempfile::NamedTempFile::new_in(parent).map_err(io_err("write", parent))?;
+            let cloned =
+                self.link == LinkType::Reflink && reflink_copy::reflink(&obj, tmp.path()).is_ok();
+            // A clone costs no copy but still one read to check it; a copy is checked as it is made.
+            let actual = if cloned {
+                hash_file(&obj)?
+            } else {
+                copy_hashing(&obj, tmp.as_file_mut())?
+            };
+            if actual != hash {
+                return Err(corrupted(actual));
+            }
+            link::writable(tmp.path()).map_err(io_err("write", dst))?;
+            tmp.persist(dst).map_err(|e| CacheError::Io {
+                action: "write",
+                path: dst.display().to_string(),
+                source: e.error,
+            })?;
+            return Ok(());
+        }
         let actual = hash_file(&obj)?;
         if actual != hash {
-            return Err(CacheError::Corrupted {
-                path: obj.display().to_string(),
-                expected: hash.into(),
-                actual,
-            });
-        }
-        if let Some(parent) = dst.parent() {
-            fs::create_dir_all(parent).map_err(io_err("create", parent))?;
+            return Err(corrupted(actual));
         }
         self.link.place(&obj, dst).map_err(io_err("link", dst))
     }
@@ -244,7 +266,7 @@ fn entries_path(dir: &Path, relpath: &str) -> PathBuf {
 fn copy_hashing(src: &Path, dst: &mut fs::File) -> Result<String, CacheError> {
     let mut input = fs::File::open(src).map_err(io_err("read", src))?;
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 16];
+    let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = input.read(&mut buf).map_err(io_err("read", src))?;
         if n == 0 {
@@ -257,11 +279,6 @@ fn copy_hashing(src: &Path, dst: &mut fs::File) -> Result<String, CacheError> {
             source: e,
         })?;
     }
-    dst.sync_all().map_err(|e| CacheError::Io {
-        action: "write",
-        path: "cache".into(),
-        source: e,
-    })?;
     Ok(hasher.finalize().to_hex().to_string())
 }
 
