@@ -50,6 +50,8 @@ pub enum Command {
     Status(cmd::status::Args),
     /// Check that the lock reproduces, in a scratch copy.
     Verify(cmd::verify::Args),
+    /// Print a Markdown report for a pull request.
+    Report(cmd::report::Args),
     /// Show the graph of stages.
     Dag(cmd::dag::Args),
     /// Track data files or folders no stage produces.
@@ -70,6 +72,12 @@ pub enum Command {
     Stage(cmd::stage::Args),
     /// Inspect and manage the model registry.
     Model(cmd::model::Args),
+    /// Run the pipeline, then again whenever a dependency, a param or a spec changes.
+    Watch(cmd::watch::Args),
+    /// Compare params between git revisions.
+    Params(cmd::metrics::ParamsArgs),
+    /// Show and compare metrics.
+    Metrics(cmd::metrics::MetricsArgs),
 }
 
 #[cfg(test)]

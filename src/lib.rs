@@ -76,9 +76,12 @@ fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
         Command::Repro(args) => cmd::repro::run(ctx, args),
         Command::Status(args) => cmd::status::run(ctx, args),
         Command::Verify(args) => cmd::verify::run(ctx, args),
+        Command::Report(args) => cmd::report::run(ctx, args),
         Command::Dag(args) => cmd::dag::run(ctx, args),
         Command::Stage(args) => cmd::stage::run(ctx, args),
         Command::Model(args) => cmd::model::run(ctx, args),
+        Command::Params(args) => cmd::metrics::params(ctx, args),
+        Command::Metrics(args) => cmd::metrics::metrics(ctx, args),
         Command::Add(args) => cmd::add::run(ctx, args),
         Command::Checkout(args) => cmd::checkout::run(ctx, args),
         Command::Push(args) => cmd::push::push(ctx, args),
@@ -86,6 +89,7 @@ fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
         Command::Pull(args) => cmd::push::pull(ctx, args),
         Command::Remote(args) => cmd::remote::run(ctx, args),
         Command::Gc(args) => cmd::gc::run(ctx, args),
+        Command::Watch(args) => cmd::watch::run(ctx, args),
     }
 }
 

@@ -7,14 +7,17 @@
 mod test;
 
 mod dag;
+mod diff;
 mod dvc_fixtures;
 mod errors;
 mod examples;
 mod interpolation;
 mod iris;
 mod remote;
+mod report;
 mod repro;
 mod s3;
 mod stage_list;
 mod status;
 mod verify;
+mod watch;

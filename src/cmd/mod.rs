@@ -4,13 +4,16 @@ pub mod add;
 pub mod checkout;
 pub mod dag;
 pub mod gc;
+pub mod metrics;
 pub mod model;
 pub mod push;
 pub mod remote;
+pub mod report;
 pub mod repro;
 pub mod stage;
 pub mod status;
 pub mod verify;
+pub mod watch;
 
 /// What a finished command prints last and how the process exits.
 #[derive(Debug)]

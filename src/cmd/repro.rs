@@ -66,46 +66,68 @@ pub struct Args {
     pub pull: bool,
 }
 
-/// Runs `wf repro`.
-pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
-    let extra = target::named_specs(&ctx.root, &ctx.cwd, &args.targets);
+/// What `wf repro` and `wf watch` select and how they run it: the flags both share.
+pub(crate) struct Options<'a> {
+    /// The targets as given.
+    pub(crate) targets: &'a [String],
+    /// `-f`.
+    pub(crate) force: bool,
+    /// `-s`.
+    pub(crate) single_item: bool,
+    /// `--downstream`.
+    pub(crate) downstream: bool,
+    /// `--force-downstream`.
+    pub(crate) force_downstream: bool,
+    /// `--glob`.
+    pub(crate) glob: bool,
+    /// `-j`.
+    pub(crate) jobs: Option<usize>,
+    /// `-k`.
+    pub(crate) keep_going: bool,
+}
+
+/// Loads the pipeline and chooses the stages to consider, as `wf repro` does.
+pub(crate) fn load(ctx: &Context, opts: &Options) -> Result<(Pipeline, Dag, Plan), Error> {
+    let extra = target::named_specs(&ctx.root, &ctx.cwd, opts.targets);
     let pipeline = Pipeline::load(&ctx.root, &ctx.cwd, &extra)?;
     let dag = Dag::build(&pipeline)?;
-    let targets = select::targets(ctx, &pipeline, &args.targets, args.glob)?;
-    let reach = if args.single_item {
+    let targets = select::targets(ctx, &pipeline, opts.targets, opts.glob)?;
+    let reach = if opts.single_item {
         Reach::Single
-    } else if args.downstream {
+    } else if opts.downstream {
         Reach::Downstream
     } else {
         Reach::Upstream
     };
     let stages = select::stages(&pipeline, &dag, &targets, reach);
-    let force: BTreeSet<usize> = if args.force {
+    let force: BTreeSet<usize> = if opts.force {
         stages.clone()
     } else {
         BTreeSet::new()
     };
-    let jobs = args
+    let jobs = opts
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let plan = Plan {
         stages,
         force,
-        force_downstream: args.force_downstream,
-        keep_going: args.keep_going,
+        force_downstream: opts.force_downstream,
+        keep_going: opts.keep_going,
         jobs,
     };
+    Ok((pipeline, dag, plan))
+}
 
-    if args.pull && !args.dry {
-        pull_first(ctx, &args.targets)?;
-    }
-    let _lock = if args.dry {
-        None
-    } else {
-        Some(RepoLock::acquire(&ctx.root)?)
-    };
+/// What every stage of a run shares; built once the repository lock is held (it opens the
+/// state table).
+pub(crate) fn shared(
+    ctx: &Context,
+    pipeline: Pipeline,
+    dag: Dag,
+    use_run_cache: bool,
+) -> Result<Shared, Error> {
     let hasher = Hasher::open(&ctx.root, &workspace::state_path(&ctx.root));
-    let shared = Shared {
+    Ok(Shared {
         root: ctx.root.clone(),
         pipeline,
         dag,
@@ -114,28 +136,57 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         shell: exec::shell::shell(std::env::var("SHELL").ok().as_deref()),
         cache: workspace::cache(&ctx.root, &crate::config::Config::load(&ctx.root)?)?,
         run_cache: RunCache::new(workspace::cache_dir(&ctx.root).join("runs")),
-        use_run_cache: !args.no_run_cache,
+        use_run_cache,
         git: workspace::in_git(&ctx.root),
         gitignore: Mutex::new(()),
-    };
-    if args.dry {
-        return Ok(Report::ok(dry_run(&shared, &plan)));
-    }
-    let runtime = crate::exec::runtime()?;
-    let shared = Arc::new(shared);
+    })
+}
+
+/// Runs the plan, printing its events as they come; returns what ran.
+pub(crate) async fn execute(ctx: &Context, shared: Arc<Shared>, plan: Plan) -> exec::Summary {
     let options = report::Options {
         quiet: ctx.quiet,
         verbose: ctx.verbose,
         progress: std::io::stderr().is_terminal() && !ctx.verbose,
         prefix: true,
     };
-    let summary = runtime.block_on(async {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let printer = tokio::spawn(report::report(rx, options));
-        let summary = exec::run(shared.clone(), plan, tx).await;
-        let _ = printer.await;
-        summary
-    });
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let printer = tokio::spawn(report::report(rx, options));
+    let summary = exec::run(shared, plan, tx).await;
+    let _ = printer.await;
+    summary
+}
+
+/// Runs `wf repro`.
+pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
+    let (pipeline, dag, plan) = load(
+        ctx,
+        &Options {
+            targets: &args.targets,
+            force: args.force,
+            single_item: args.single_item,
+            downstream: args.downstream,
+            force_downstream: args.force_downstream,
+            glob: args.glob,
+            jobs: args.jobs,
+            keep_going: args.keep_going,
+        },
+    )?;
+    if args.pull && !args.dry {
+        pull_first(ctx, &args.targets)?;
+    }
+    let _lock = if args.dry {
+        None
+    } else {
+        Some(RepoLock::acquire(&ctx.root)?)
+    };
+    let shared = shared(ctx, pipeline, dag, !args.no_run_cache)?;
+    if args.dry {
+        return Ok(Report::ok(dry_run(&shared, &plan)));
+    }
+    let runtime = crate::exec::runtime()?;
+    let shared = Arc::new(shared);
+    let summary = runtime.block_on(execute(ctx, shared.clone(), plan));
     let p = &shared.pipeline;
     let mut err = String::new();
     let code = if summary.interrupted {

@@ -40,8 +40,10 @@ pub struct Plan {
 /// What a run did.
 #[derive(Debug, Default)]
 pub struct Summary {
-    /// Stages that ran.
+    /// Stages that ran (or were restored from the cache: see `restored`).
     pub ran: Vec<usize>,
+    /// Stages restored from the cache instead of run.
+    pub restored: Vec<usize>,
     /// Stages that were fresh.
     pub skipped: Vec<usize>,
     /// Stages that failed, with the message and whether the cause is bad input (a missing dep
@@ -51,6 +53,12 @@ pub struct Summary {
     pub blocked: Vec<usize>,
     /// Ctrl-C or SIGTERM arrived.
     pub interrupted: bool,
+}
+
+/// Whether a finished stage was restored (kept apart from the entry it carries).
+enum DoneKind {
+    Restored,
+    Other,
 }
 
 /// What every stage task shares.
@@ -101,6 +109,7 @@ pub async fn run(
     let _ = events.send(Event::RunStarted {
         total: plan.stages.len(),
     });
+    let started = (std::time::SystemTime::now(), Instant::now());
     let mut locks = LockSet::read(&shared.root, p, &plan.stages);
     let mut pending: HashMap<usize, usize> = plan
         .stages
@@ -171,9 +180,17 @@ pub async fn run(
             }
         };
         let stage = &p.stages[i];
+        let done_kind = if matches!(done, Done::Restored(_)) {
+            DoneKind::Restored
+        } else {
+            DoneKind::Other
+        };
         match done {
             Done::Fresh => summary.skipped.push(i),
             Done::Ran(entry) | Done::Restored(entry) => {
+                if matches!(done_kind, DoneKind::Restored) {
+                    summary.restored.push(i);
+                }
                 summary.ran.push(i);
                 if plan.force_downstream {
                     plan.force.extend(shared.dag.descendants(&[i]));
@@ -219,6 +236,7 @@ pub async fn run(
             }
         }
     }
+    record_run(&shared, &summary, started);
     if let Err(e) = locks.sync() {
         let _ = events.send(Event::Output {
             stage: "wf".into(),
@@ -564,6 +582,37 @@ fn record(shared: &Shared, i: usize, save: bool) -> Result<Entry, String> {
         }
     }
     Ok(entry)
+}
+
+/// Writes `.wf/runs/last.json`: what the last run did, for `wf report`.
+fn record_run(shared: &Shared, summary: &Summary, (at, clock): (std::time::SystemTime, Instant)) {
+    let names = |v: &[usize]| {
+        v.iter()
+            .map(|&i| shared.pipeline.stages[i].address())
+            .collect::<Vec<_>>()
+    };
+    let ran: Vec<usize> = summary
+        .ran
+        .iter()
+        .copied()
+        .filter(|i| !summary.restored.contains(i))
+        .collect();
+    let record = serde_json::json!({
+        "version": 1,
+        "started": at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        "seconds": clock.elapsed().as_secs_f64(),
+        "ran": names(&ran),
+        "restored": names(&summary.restored),
+        "skipped": names(&summary.skipped),
+        "failed": summary.failed.iter().map(|(i, m, _)| serde_json::json!({"stage": shared.pipeline.stages[*i].address(), "error": m})).collect::<Vec<_>>(),
+        "interrupted": summary.interrupted,
+    });
+    let path = shared
+        .root
+        .join(crate::workspace::DIR)
+        .join("runs")
+        .join("last.json");
+    let _ = crate::atomic::replace(&path, format!("{record:#}\n").as_bytes());
 }
 
 /// Ctrl-C and SIGTERM, as one stream.
