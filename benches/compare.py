@@ -625,6 +625,47 @@ def case_transfer(kind: str) -> Callable[[Ctx], list[Row]]:
     return run
 
 
+def case_watch(ctx: Ctx) -> list[Row]:
+    """`wf watch`: from a tracked param edit to the affected stage starting (wf only)."""
+    row = Row("`wf watch`: params edit → affected stage starts (default debounce; wf only)", target=Target("max_s", 0.3))
+    d = ctx.tmp / "watch"
+    (d / ".wf").mkdir(parents=True)
+    (d / "params.yaml").write_text("lr: 0\n")
+    (d / "pipeline.yaml").write_text(
+        "stages:\n  t:\n    cmd:\n      - date +%s.%N > started.txt\n      - echo done > t.txt\n    params: [lr]\n    outs: [t.txt]\n"
+    )
+    proc = subprocess.Popen([ctx.wf.exe, "watch"], cwd=d, env=ctx.runner.env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    times: list[float] = []
+    try:
+        def wait_for(path: Path, since: float) -> float:
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                try:
+                    text = path.read_text().strip()
+                    if text and float(text) > since:
+                        return float(text)
+                except (OSError, ValueError):
+                    pass
+                time.sleep(0.005)
+            raise BenchError(f"`wf watch` in {d} did not start the stage within 10 s")
+        wait_for(d / "started.txt", 0)  # the initial run
+        time.sleep(0.5)
+        for i in range(1 + ctx.runs):
+            edited = time.time()
+            (d / "params.yaml").write_text(f"lr: {i + 1}\n")
+            started = wait_for(d / "started.txt", edited)
+            progress(f"  wf watch latency: {'warm-up' if i == 0 else f'run {i}/{ctx.runs}'}: {fmt_time(started - edited)}")
+            if i > 0:
+                times.append(started - edited)
+            time.sleep(0.5)
+    finally:
+        kill_group(proc)
+        proc.wait()
+    row.wf = times
+    return [row]
+
+
 CASES = [
     Case("noop-linear-100", False, "no-op repro/status, 100 stages, linear", case_noop(100, "linear")),
     Case("noop-branch-100", False, "no-op repro/status, 100 stages, branching", case_noop(100, "branch")),
@@ -638,6 +679,7 @@ CASES = [
     Case("transfer-small", False, "push and pull of 1 000 small files, local remote", case_transfer("small")),
     Case("transfer-1g", True, "push and pull of one 1 GiB file, local remote", case_transfer("big")),
     Case("iris", False, "the Iris pipeline end to end (wf only)", case_iris),
+    Case("watch", False, "watch latency, params edit to stage start (wf only)", case_watch),
     Case("ml-1m", True, "prepare + train logreg on 1 000 000 rows (wf only)", case_ml_1m),
 ]
 
