@@ -341,7 +341,7 @@ fn a_failing_stage_is_reported_and_watch_goes_on() {
     w.write("pipeline.yaml", CHAIN);
     let line = w.cycle(3);
     assert!(
-        line.starts_with("[watch] pipeline.yaml changed: ran a; 2 skipped; "),
+        line.starts_with("[watch] pipeline.yaml changed: ran nothing; restored a; 2 skipped; "),
         "{line}"
     );
 }

@@ -245,11 +245,20 @@ fn describe(summary: &Summary, names: &[String]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut parts = vec![if summary.ran.is_empty() {
+    let ran: Vec<usize> = summary
+        .ran
+        .iter()
+        .copied()
+        .filter(|i| !summary.restored.contains(i))
+        .collect();
+    let mut parts = vec![if ran.is_empty() {
         "ran nothing".to_string()
     } else {
-        format!("ran {}", list(&summary.ran))
+        format!("ran {}", list(&ran))
     }];
+    if !summary.restored.is_empty() {
+        parts.push(format!("restored {}", list(&summary.restored)));
+    }
     if !summary.failed.is_empty() {
         let failed: Vec<usize> = summary.failed.iter().map(|(i, _, _)| *i).collect();
         parts.push(format!("failed {}", list(&failed)));

@@ -55,12 +55,6 @@ pub struct Summary {
     pub interrupted: bool,
 }
 
-/// Whether a finished stage was restored (kept apart from the entry it carries).
-enum DoneKind {
-    Restored,
-    Other,
-}
-
 /// What every stage task shares.
 pub struct Shared {
     /// The repository root.
@@ -180,17 +174,12 @@ pub async fn run(
             }
         };
         let stage = &p.stages[i];
-        let done_kind = if matches!(done, Done::Restored(_)) {
-            DoneKind::Restored
-        } else {
-            DoneKind::Other
-        };
+        if matches!(done, Done::Restored(_)) {
+            summary.restored.push(i);
+        }
         match done {
             Done::Fresh => summary.skipped.push(i),
             Done::Ran(entry) | Done::Restored(entry) => {
-                if matches!(done_kind, DoneKind::Restored) {
-                    summary.restored.push(i);
-                }
                 summary.ran.push(i);
                 if plan.force_downstream {
                     plan.force.extend(shared.dag.descendants(&[i]));
