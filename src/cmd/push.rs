@@ -72,17 +72,40 @@ fn summary(verb: &str, remote: &Remote, s: &transfer::Summary, json: bool) -> Re
     }
 }
 
-/// Runs `wf push`.
-pub fn push(ctx: &Context, args: &Args) -> Result<Report, Error> {
+/// What push and fetch start from: the cache, the remote, and the tracked contents.
+struct Setup {
+    cache: crate::cache::Cache,
+    remote: Remote,
+    tracked: Vec<refs::Tracked>,
+    infos: Vec<crate::hash::HashInfo>,
+}
+
+fn setup(ctx: &Context, args: &Args) -> Result<Setup, Error> {
     let config = Config::load(&ctx.root)?;
     let cache = workspace::cache(&ctx.root, &config)?;
     let remote = Remote::open(&ctx.root, &config, args.remote.as_deref())?;
     let tracked = super::checkout::tracked(ctx, &args.targets)?;
-    let infos: Vec<_> = tracked
+    let infos = tracked
         .iter()
         .filter(|t| t.cached)
         .map(|t| t.info.clone())
         .collect();
+    Ok(Setup {
+        cache,
+        remote,
+        tracked,
+        infos,
+    })
+}
+
+/// Runs `wf push`.
+pub fn push(ctx: &Context, args: &Args) -> Result<Report, Error> {
+    let Setup {
+        cache,
+        remote,
+        infos,
+        ..
+    } = setup(ctx, args)?;
     let mut keys = refs::object_keys(&cache, &infos);
     if args.run_cache {
         keys.extend(transfer::local_runs(cache.dir()));
@@ -107,15 +130,12 @@ pub(crate) fn fetch_inner(
     ctx: &Context,
     args: &Args,
 ) -> Result<(Report, Vec<refs::Tracked>), Error> {
-    let config = Config::load(&ctx.root)?;
-    let cache = workspace::cache(&ctx.root, &config)?;
-    let remote = Remote::open(&ctx.root, &config, args.remote.as_deref())?;
-    let tracked = super::checkout::tracked(ctx, &args.targets)?;
-    let infos: Vec<_> = tracked
-        .iter()
-        .filter(|t| t.cached)
-        .map(|t| t.info.clone())
-        .collect();
+    let Setup {
+        cache,
+        remote,
+        tracked,
+        infos,
+    } = setup(ctx, args)?;
     let quiet = ctx.quiet || args.json;
     let rt = crate::exec::runtime()?;
     // Folder manifests first: they name the files to fetch next.
