@@ -53,7 +53,8 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let mut stale: Vec<(usize, Vec<Change>)> = Vec::new();
     let mut stale_set = BTreeSet::new();
     let mut upstream: Vec<(usize, Vec<String>)> = Vec::new();
-    for i in dag.topo_order().into_iter().filter(|i| stages.contains(i)) {
+    let order = dag.topo_order();
+    for &i in order.iter().filter(|i| stages.contains(i)) {
         let stage = &pipeline.stages[i];
         let cur =
             status::current(stage, &ctx.root, &hasher, &mut params).map_err(|e| Error::Usage {
@@ -119,7 +120,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
                 ),
             )
         }));
-        all.sort_by_key(|(i, _)| dag.topo_order().iter().position(|j| j == i));
+        let rank: std::collections::HashMap<usize, usize> =
+            order.iter().enumerate().map(|(r, &i)| (i, r)).collect();
+        all.sort_by_key(|(i, _)| rank.get(i).copied());
         for (i, body) in all {
             text.push_str(&format!("{}:\n{body}", pipeline.stages[i].address()));
         }
