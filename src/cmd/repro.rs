@@ -184,6 +184,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     if args.dry {
         return Ok(Report::ok(dry_run(&shared, &plan)));
     }
+    if let Some(report) = nothing_to_do(ctx, &shared, &plan) {
+        return Ok(report);
+    }
     let runtime = crate::exec::runtime()?;
     let shared = Arc::new(shared);
     let summary = runtime.block_on(execute(ctx, shared.clone(), plan));
@@ -304,4 +307,58 @@ fn pull_first(ctx: &Context, targets: &[String]) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// The common no-op: when no stage is stale (and none is forced), say so without starting the
+/// scheduler. The decisions are the scheduler's own (`status::changes` against the lock); any
+/// stale stage, or anything the scheduler must report (an unreadable dep, a frozen stage's
+/// missing out), goes through the full run instead.
+fn nothing_to_do(ctx: &Context, shared: &Shared, plan: &Plan) -> Option<Report> {
+    if !plan.force.is_empty() {
+        return None;
+    }
+    let started = (std::time::SystemTime::now(), std::time::Instant::now());
+    let p = &shared.pipeline;
+    let locks = crate::lock::LockSet::read(&shared.root, p, &plan.stages);
+    let mut params = Params::default();
+    let mut skipped = Vec::new();
+    for i in shared
+        .dag
+        .topo_order()
+        .into_iter()
+        .filter(|i| plan.stages.contains(i))
+    {
+        let stage = &p.stages[i];
+        let cur = status::current(stage, &shared.root, &shared.hasher, &mut params).ok()?;
+        let fresh = if stage.frozen {
+            cur.outs.iter().all(|(_, h)| h.is_some())
+        } else {
+            status::changes(stage, &cur, locks.entry(stage)).is_empty()
+        };
+        if !fresh {
+            return None;
+        }
+        skipped.push(i);
+    }
+    let mut err = String::new();
+    if !ctx.quiet {
+        for &i in &skipped {
+            err.push_str(&format!(
+                "Stage '{}' didn't change, skipping\n",
+                p.stages[i].address()
+            ));
+        }
+        err.push_str("Data and pipelines are up to date.\n");
+    }
+    let summary = exec::Summary {
+        skipped,
+        ..exec::Summary::default()
+    };
+    crate::exec::scheduler::record_run(shared, &summary, started);
+    let _ = shared.hasher.save();
+    Some(Report {
+        stdout: String::new(),
+        stderr: err,
+        code: exit_code::OK,
+    })
 }

@@ -574,7 +574,11 @@ fn record(shared: &Shared, i: usize, save: bool) -> Result<Entry, String> {
 }
 
 /// Writes `.wf/runs/last.json`: what the last run did, for `wf report`.
-fn record_run(shared: &Shared, summary: &Summary, (at, clock): (std::time::SystemTime, Instant)) {
+pub(crate) fn record_run(
+    shared: &Shared,
+    summary: &Summary,
+    (at, clock): (std::time::SystemTime, Instant),
+) {
     let names = |v: &[usize]| {
         v.iter()
             .map(|&i| shared.pipeline.stages[i].address())
