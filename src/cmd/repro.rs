@@ -227,25 +227,17 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
 /// stage that will run (unless that stage writes the same bytes again, which cannot be known).
 fn dry_run(shared: &Shared, plan: &Plan) -> String {
     let p = &shared.pipeline;
-    let locks = crate::lock::LockSet::read(&shared.root, p, &plan.stages);
-    let mut params = Params::default();
     let mut will_run: BTreeSet<usize> = BTreeSet::new();
     let mut out = String::new();
-    for i in shared
-        .dag
-        .topo_order()
-        .into_iter()
-        .filter(|i| plan.stages.contains(i))
-    {
+    walk(shared, plan, |i, cur, entry| {
         let stage = &p.stages[i];
-        let reasons: Vec<String> =
-            match status::current(stage, &shared.root, &shared.hasher, &mut params) {
-                Ok(cur) => status::changes(stage, &cur, locks.entry(stage))
-                    .iter()
-                    .map(crate::cmd::status::describe)
-                    .collect(),
-                Err(e) => vec![e.to_string()],
-            };
+        let reasons: Vec<String> = match cur {
+            Ok(cur) => status::changes(stage, &cur, entry)
+                .iter()
+                .map(crate::cmd::status::describe)
+                .collect(),
+            Err(e) => vec![e],
+        };
         let upstream: Vec<String> = shared
             .dag
             .parents(i)
@@ -278,7 +270,8 @@ fn dry_run(shared: &Shared, plan: &Plan) -> String {
                 stage.address()
             ));
         }
-    }
+        true
+    });
     out
 }
 
@@ -319,26 +312,23 @@ fn nothing_to_do(ctx: &Context, shared: &Shared, plan: &Plan) -> Option<Report> 
     }
     let started = (std::time::SystemTime::now(), std::time::Instant::now());
     let p = &shared.pipeline;
-    let locks = crate::lock::LockSet::read(&shared.root, p, &plan.stages);
-    let mut params = Params::default();
     let mut skipped = Vec::new();
-    for i in shared
-        .dag
-        .topo_order()
-        .into_iter()
-        .filter(|i| plan.stages.contains(i))
-    {
+    let mut stale = false;
+    walk(shared, plan, |i, cur, entry| {
         let stage = &p.stages[i];
-        let cur = status::current(stage, &shared.root, &shared.hasher, &mut params).ok()?;
-        let fresh = if stage.frozen {
-            cur.outs.iter().all(|(_, h)| h.is_some())
-        } else {
-            status::changes(stage, &cur, locks.entry(stage)).is_empty()
+        let fresh = match cur {
+            Ok(cur) if stage.frozen => cur.outs.iter().all(|(_, h)| h.is_some()),
+            Ok(cur) => status::changes(stage, &cur, entry).is_empty(),
+            Err(_) => false,
         };
-        if !fresh {
-            return None;
+        if fresh {
+            skipped.push(i);
         }
-        skipped.push(i);
+        stale = !fresh;
+        fresh
+    });
+    if stale {
+        return None;
     }
     let mut err = String::new();
     if !ctx.quiet {
@@ -361,4 +351,29 @@ fn nothing_to_do(ctx: &Context, shared: &Shared, plan: &Plan) -> Option<Report> 
         stderr: err,
         code: exit_code::OK,
     })
+}
+
+/// Each selected stage in run order, with its deps, outs and params as they are now and its lock
+/// entry: what `--dry` and the no-op check decide from. `visit` returns false to stop early.
+fn walk(
+    shared: &Shared,
+    plan: &Plan,
+    mut visit: impl FnMut(usize, Result<status::Current, String>, Option<&crate::lock::Entry>) -> bool,
+) {
+    let p = &shared.pipeline;
+    let locks = crate::lock::LockSet::read(&shared.root, p, &plan.stages);
+    let mut params = Params::default();
+    for i in shared
+        .dag
+        .topo_order()
+        .into_iter()
+        .filter(|i| plan.stages.contains(i))
+    {
+        let stage = &p.stages[i];
+        let cur = status::current(stage, &shared.root, &shared.hasher, &mut params)
+            .map_err(|e| e.to_string());
+        if !visit(i, cur, locks.entry(stage)) {
+            return;
+        }
+    }
 }
