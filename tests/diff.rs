@@ -1,10 +1,7 @@
 //! `wf params diff`, `wf metrics show` and `wf metrics diff` in a git repository: the workspace
 //! against `HEAD`, two revisions, and their errors.
 
-use std::path::Path;
-use std::process::Command;
-
-use crate::test::{Output, Test};
+use crate::test::{Output, Test, git};
 
 const SPEC: &str = "stages:
   train:
@@ -21,26 +18,6 @@ const SPEC: &str = "stages:
 const PARAMS_1: &str = "seed: 1\ntrain:\n  lr: 0.01\n  epochs: 10\n  layers: [64, 32]\n";
 const PARAMS_2: &str = "seed: 1\ntrain:\n  lr: 0.02\n  epochs: 10\n  layers: [64, 32]\n";
 const PARAMS_3: &str = "seed: 1\ntrain:\n  lr: 0.05\n  epochs: 20\n  layers: [64, 32]\n";
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn commit(t: &Test, message: &str) {
     git(t.path(), &["add", "-A"]);

@@ -1,31 +1,9 @@
 //! `wf report --md`, and the command sequence of the CI examples in `examples/ci/` on a scratch
 //! git repository.
 
-use std::path::Path;
 use std::process::Command;
 
-use crate::test::{Output, Test, project_root};
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::test::{Output, Test, git, project_root};
 
 const SPEC: &str = "stages:
   train:
