@@ -5,8 +5,36 @@ use std::path::{Path, PathBuf};
 
 /// A normalised relative path from the repository root, `/`-separated, without `.` or `..`
 /// parts. The empty path is the root itself.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct RepoPath(String);
+
+impl TryFrom<String> for RepoPath {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<RepoPath, String> {
+        RepoPath::root()
+            .join(&s)
+            .ok_or_else(|| format!("`{s}` is not a path inside the repository"))
+    }
+}
+
+impl From<RepoPath> for String {
+    fn from(p: RepoPath) -> String {
+        p.0
+    }
+}
 
 impl RepoPath {
     /// The repository root.

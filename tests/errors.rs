@@ -43,7 +43,7 @@ fn duplicate_key() {
 fn unknown_stage_field_suggests_the_near_one() {
     spec_error(
         "stages:\n  train:\n    cmd: echo\n    dep: [data.csv]\n",
-        "error: unknown field `dep` in stage `train`, expected one of `cmd`, `uses`, `with`, `wdir`, `deps`, `params`, `outs`, `metrics`, `plots`, `frozen`, `always_changed`, `desc`, `meta`, `vars`, `matrix`, `env`, `resources`
+        "error: unknown field `dep` in stage `train`, expected one of `cmd`, `uses`, `with`, `wdir`, `deps`, `params`, `outs`, `metrics`, `plots`, `frozen`, `always_changed`, `desc`, `meta`, `vars`, `matrix`, `env`, `resources`, `executor`
  --> pipeline.yaml:4:5
   |
 4 |     dep: [data.csv]

@@ -133,7 +133,7 @@ pub(crate) fn shared(
         dag,
         hasher,
         params: Mutex::new(Params::default()),
-        shell: exec::shell::shell(std::env::var("SHELL").ok().as_deref()),
+        executors: exec::executor::Executors::local(),
         cache: workspace::cache(&ctx.root, &crate::config::Config::load(&ctx.root)?)?,
         run_cache: RunCache::new(workspace::cache_dir(&ctx.root).join("runs")),
         use_run_cache,

@@ -3,6 +3,7 @@
 //! of DESIGN.md's flow.
 
 pub mod event;
+pub mod executor;
 pub mod scheduler;
 pub mod shell;
 

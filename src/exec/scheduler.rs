@@ -13,13 +13,13 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::event::{Event, Outcome};
-use super::shell::{self, Job};
+use super::executor::{Executors, Input, Task};
 use crate::cache::{Cache, run_cache::RunCache};
 use crate::dag::Dag;
 use crate::hash::Hasher;
 use crate::lock::{Entry, LockSet};
 use crate::params::Params;
-use crate::spec::{Action, OutKind, Pipeline};
+use crate::spec::{OutKind, Pipeline};
 use crate::status;
 
 /// What to run.
@@ -67,8 +67,8 @@ pub struct Shared {
     pub hasher: Hasher,
     /// Params files read so far.
     pub params: Mutex<Params>,
-    /// The shell, as `shell::shell` picked it.
-    pub shell: (String, Vec<&'static str>),
+    /// Who runs each stage.
+    pub executors: Executors,
     /// The object cache.
     pub cache: Cache,
     /// The run-cache.
@@ -126,7 +126,13 @@ pub async fn run(
         .filter(|i| pending.get(i) == Some(&0))
         .collect();
     let jobs = plan.jobs.max(1);
-    let slots = Arc::new(Semaphore::new(jobs));
+    // One pool of slots per executor: `-j` for local processes, the executor's own for others.
+    let slots: Vec<Arc<Semaphore>> = shared
+        .executors
+        .all
+        .iter()
+        .map(|e| Arc::new(Semaphore::new(e.capacity().unwrap_or(jobs).max(1))))
+        .collect();
     let (cancel_tx, cancel_rx) = watch::channel(false);
     // Set on a failure without `-k`: stages waiting for a slot do not start.
     let (halt_tx, halt_rx) = watch::channel(false);
@@ -140,15 +146,19 @@ pub async fn run(
         while !stop_new && let Some(i) = ready.pop_front() {
             let forced = plan.force.contains(&i);
             let entry = locks.entry(&p.stages[i]).cloned();
-            let cpus = u32::try_from(jobs)
-                .unwrap_or(u32::MAX)
-                .min(p.stages[i].resources.cpus.max(1));
+            let x = shared.executors.index(i);
+            let cpus = match shared.executors.all[x].capacity() {
+                None => u32::try_from(jobs)
+                    .unwrap_or(u32::MAX)
+                    .min(p.stages[i].resources.cpus.max(1)),
+                Some(_) => 1,
+            };
             running.spawn(stage_task(
                 i,
                 shared.clone(),
                 entry,
                 forced,
-                slots.clone(),
+                slots[x].clone(),
                 cpus,
                 events.clone(),
                 (cancel_rx.clone(), halt_rx.clone()),
@@ -275,7 +285,7 @@ async fn stage_task(
         }
         Err(e) => return (i, Done::Failed(format!("internal error: {e}"), false)),
     };
-    match verdict {
+    let inputs = match verdict {
         Verdict::Fresh => {
             let _ = events.send(Event::StageSkipped { stage: address });
             return (i, Done::Fresh);
@@ -300,8 +310,8 @@ async fn stage_task(
                 Err(e) => (i, Done::Failed(format!("internal error: {e}"), false)),
             };
         }
-        Verdict::Run => {}
-    }
+        Verdict::Run(inputs) => inputs,
+    };
     let Ok(_permit) = slots.acquire_many(cpus).await else {
         return (i, Done::Interrupted);
     };
@@ -311,62 +321,17 @@ async fn stage_task(
     if *halt.borrow() {
         return (i, Done::Halted);
     }
-    let stage = &shared.pipeline.stages[i];
-    let commands: Vec<String> = match &stage.action {
-        Action::Cmd(cmd) => cmd.commands().into_iter().map(str::to_string).collect(),
-        Action::Builtin { name, .. } => vec![format!("uses: {name}")],
-    };
+    let task = Task::new(&shared.pipeline.stages[i], shared.root.clone(), inputs);
     let _ = events.send(Event::StageStarted {
         stage: address.clone(),
-        commands: commands.clone(),
+        commands: task.commands(),
     });
     let started = Instant::now();
     if let Err(e) = remove_outs(&shared, i) {
         return finish(&events, address, started, i, Done::Failed(e, false));
     }
-    let outcome = match &stage.action {
-        Action::Cmd(_) => {
-            let job = Job {
-                stage: address.clone(),
-                cwd: stage.wdir.to_path(&shared.root),
-                root: shared.root.clone(),
-                env: stage
-                    .env
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            };
-            shell::run(&job, &commands, &shared.shell, &events, cancel.clone()).await
-        }
-        Action::Builtin { name, with, .. } => {
-            let (name, with, dir) = (
-                name.clone(),
-                with.to_json(),
-                stage.wdir.to_path(&shared.root),
-            );
-            let (events, stage_name) = (events.clone(), address.clone());
-            // A built-in stage is blocking Rust code: it runs on the blocking pool, in parallel
-            // with other stages like any process.
-            let ran = tokio::task::spawn_blocking(move || {
-                let Some(builtin) = wf_stages::lookup(&name) else {
-                    return Outcome::Failed(format!("unknown built-in stage `{name}`"));
-                };
-                let mut log = |line: String| {
-                    let _ = events.send(Event::Output {
-                        stage: stage_name.clone(),
-                        line,
-                        stderr: false,
-                    });
-                };
-                match builtin.run(&with, &dir, &mut log) {
-                    Ok(()) => Outcome::Ok,
-                    Err(e) => Outcome::Failed(e.to_string()),
-                }
-            })
-            .await;
-            ran.unwrap_or_else(|e| Outcome::Failed(format!("internal error: {e}")))
-        }
-    };
+    let executor = &shared.executors.all[shared.executors.index(i)];
+    let outcome = executor.run(&task, &events, cancel.clone()).await;
     let done = match outcome {
         Outcome::Ok => {
             let shared = shared.clone();
@@ -408,8 +373,8 @@ enum Verdict {
     Fresh,
     /// Its outs come back from the cache: this entry's outs, and it is the new lock entry.
     Restore(Box<Entry>),
-    /// Run it.
-    Run,
+    /// Run it; what it reads, hashed.
+    Run(Vec<Input>),
 }
 
 /// Decides stage `i`, as DVC: fresh, restorable from the cache, or to run;
@@ -457,12 +422,13 @@ fn decide(
             true,
         ));
     }
+    let run = || Verdict::Run(inputs(shared, stage, &cur));
     if forced
         || stage.always_changed
         || stage.outs.is_empty()
         || stage.outs.iter().any(|o| o.persist)
     {
-        return Ok(Verdict::Run);
+        return Ok(run());
     }
     // As DVC (§6 step 1): only outs differ from the lock and the lock's outs are cached.
     if let Some(entry) = entry
@@ -481,7 +447,34 @@ fn decide(
     {
         return Ok(Verdict::Restore(Box::new(hit)));
     }
-    Ok(Verdict::Run)
+    Ok(run())
+}
+
+/// What a stage reads, with its hashes: its deps, and its params files.
+fn inputs(shared: &Shared, stage: &crate::spec::Stage, cur: &status::Current) -> Vec<Input> {
+    let mut inputs: Vec<Input> = stage
+        .deps
+        .iter()
+        .zip(&cur.deps)
+        .filter_map(|(dep, (_, info))| {
+            Some(Input {
+                path: dep.path.clone(),
+                info: info.clone()?,
+            })
+        })
+        .collect();
+    for param in &stage.params {
+        if inputs.iter().any(|i| i.path == param.file) {
+            continue;
+        }
+        if let Ok(Some(info)) = shared.hasher.hash(&param.file) {
+            inputs.push(Input {
+                path: param.file.clone(),
+                info,
+            });
+        }
+    }
+    inputs
 }
 
 /// Checks a stage's outs out of the cache; returns its lock entry.

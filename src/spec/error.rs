@@ -92,6 +92,16 @@ pub enum SpecError {
         /// Where.
         loc: Loc,
     },
+    /// `executor:` names no executor.
+    #[error("unknown executor `{name}` for stage `{stage}`")]
+    UnknownExecutor {
+        /// The name written.
+        name: String,
+        /// The stage.
+        stage: String,
+        /// Where.
+        loc: Loc,
+    },
     /// `with:` does not fit the built-in stage.
     #[error("{message}")]
     BuiltinWith {
@@ -300,6 +310,10 @@ impl SpecError {
                         .collect::<Vec<_>>()
                         .join(", ")
                 )),
+            ),
+            SpecError::UnknownExecutor { loc, .. } => (
+                Some((loc, "expected `local` or `slurm`".into())),
+                Some("`executor: local` runs the stage on this machine, `executor: slurm` submits it to the Slurm cluster (see `[executor.slurm]` in `.wf/config`)".into()),
             ),
             SpecError::BuiltinWith { loc, .. } => (Some((loc, String::new())), None),
             SpecError::Undefined { key, loc, .. } => (

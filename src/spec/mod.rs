@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 pub use error::SpecError;
 pub use source::{Loc, Source, Span};
-pub use stage::{Action, Cmd, Out, OutKind, ParamDep, PathEntry, Resources, SpecFile, Stage};
+pub use stage::{
+    Action, Cmd, ExecutorName, Out, OutKind, ParamDep, PathEntry, Resources, SpecFile, Stage,
+};
 pub use value::Value;
 
 use crate::repo_path::RepoPath;

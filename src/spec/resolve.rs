@@ -10,7 +10,9 @@ use super::error::SpecError;
 use super::interp::{self, Context, Site};
 use super::schema::{DefKind, RawSpec, StageDef};
 use super::source::Loc;
-use super::stage::{Action, Cmd, Out, OutKind, ParamDep, PathEntry, Resources, SpecFile, Stage};
+use super::stage::{
+    Action, Cmd, ExecutorName, Out, OutKind, ParamDep, PathEntry, Resources, SpecFile, Stage,
+};
 use super::value::Value;
 use super::yaml::{Kind, Node};
 use crate::repo_path::RepoPath;
@@ -463,6 +465,20 @@ fn build(
         }
     }
 
+    let executor = match resolve("executor")? {
+        None => None,
+        Some(node) => {
+            let text = string("executor", &node)?;
+            Some(
+                ExecutorName::parse(&text).ok_or_else(|| SpecError::UnknownExecutor {
+                    name: text,
+                    stage: name.to_string(),
+                    loc: loc(&node),
+                })?,
+            )
+        }
+    };
+
     Ok(Stage {
         name: name.to_string(),
         group: group.map(str::to_string),
@@ -478,6 +494,7 @@ fn build(
         desc,
         env,
         resources,
+        executor,
     })
 }
 

@@ -17,7 +17,7 @@ const TOP: &[&str] = &[
     "artifacts",
     "datasets",
 ];
-/// Keys of a stage (DVC's plus `uses`, `with`, `env`, `resources`).
+/// Keys of a stage (DVC's plus `uses`, `with`, `env`, `resources`, `executor`).
 pub const STAGE: &[&str] = &[
     "cmd",
     "uses",
@@ -36,6 +36,7 @@ pub const STAGE: &[&str] = &[
     "matrix",
     "env",
     "resources",
+    "executor",
 ];
 /// Keys of a foreach stage.
 const FOREACH: &[&str] = &["foreach", "do"];

@@ -51,6 +51,38 @@ pub struct Stage {
     pub env: IndexMap<String, String>,
     /// What it needs from the scheduler.
     pub resources: Resources,
+    /// Where it runs (`executor:`), when the spec says; else `wf repro --executor` or the
+    /// config decide.
+    pub executor: Option<ExecutorName>,
+}
+
+/// The executors a stage can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorName {
+    /// This machine.
+    Local,
+    /// A Slurm cluster.
+    Slurm,
+}
+
+impl ExecutorName {
+    /// Parses `local` or `slurm`.
+    pub fn parse(name: &str) -> Option<ExecutorName> {
+        match name {
+            "local" => Some(ExecutorName::Local),
+            "slurm" => Some(ExecutorName::Slurm),
+            _ => None,
+        }
+    }
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutorName::Local => "local",
+            ExecutorName::Slurm => "slurm",
+        }
+    }
 }
 
 impl Stage {
