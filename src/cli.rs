@@ -78,6 +78,9 @@ pub enum Command {
     Params(cmd::metrics::ParamsArgs),
     /// Show and compare metrics.
     Metrics(cmd::metrics::MetricsArgs),
+    /// Run one resolved stage from a job spec on stdin (what a cluster job runs).
+    #[command(hide = true)]
+    RunTask(cmd::run_task::Args),
 }
 
 #[cfg(test)]

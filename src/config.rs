@@ -47,6 +47,89 @@ pub struct Config {
     /// `[remote.NAME]`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub remote: BTreeMap<String, RemoteConfig>,
+    /// `[executor]`.
+    #[serde(default, skip_serializing_if = "ExecutorConfig::is_empty")]
+    pub executor: ExecutorConfig,
+}
+
+/// `[executor]`: where stages run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorConfig {
+    /// The executor of stages that name none, when `--executor` is not given: `local` or
+    /// `slurm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<crate::spec::ExecutorName>,
+    /// `[executor.slurm]`.
+    #[serde(default, skip_serializing_if = "SlurmConfig::is_empty")]
+    pub slurm: SlurmConfig,
+}
+
+impl ExecutorConfig {
+    fn is_empty(&self) -> bool {
+        self.default.is_none() && self.slurm.is_empty()
+    }
+}
+
+/// `[executor.slurm]`: how stages are submitted to Slurm.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmConfig {
+    /// `sbatch -p`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// `sbatch -A`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// `sbatch -t` for stages without `resources.time` (`1:00:00`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// More `sbatch` flags, as separate words (`["--qos=short"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbatch_args: Option<Vec<String>>,
+    /// Whether the nodes see the repository at the same path (default true). When false, jobs
+    /// fetch their inputs from the remote and push their outputs back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_fs: Option<bool>,
+    /// The remote jobs exchange data through when `shared_fs = false` (default: the default
+    /// remote).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    /// Seconds between two polls of the queue (default 0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval: Option<f64>,
+    /// The `wf` binary on the nodes (default: this one's path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wf: Option<String>,
+    /// Where a job without a shared file system unpacks its inputs on the node (default
+    /// `/tmp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scratch: Option<String>,
+    /// How many jobs may be queued or running at once (default 500).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_jobs: Option<usize>,
+}
+
+impl SlurmConfig {
+    fn is_empty(&self) -> bool {
+        self == &SlurmConfig::default()
+    }
+
+    /// Fills every field `self` lacks from `other`.
+    fn or(self, other: SlurmConfig) -> SlurmConfig {
+        SlurmConfig {
+            partition: self.partition.or(other.partition),
+            account: self.account.or(other.account),
+            time: self.time.or(other.time),
+            sbatch_args: self.sbatch_args.or(other.sbatch_args),
+            shared_fs: self.shared_fs.or(other.shared_fs),
+            remote: self.remote.or(other.remote),
+            poll_interval: self.poll_interval.or(other.poll_interval),
+            wf: self.wf.or(other.wf),
+            scratch: self.scratch.or(other.scratch),
+            max_jobs: self.max_jobs.or(other.max_jobs),
+        }
+    }
 }
 
 /// `[core]`.
@@ -140,6 +223,10 @@ impl Config {
         if local.cache.link.is_some() {
             config.cache.link = local.cache.link;
         }
+        if local.executor.default.is_some() {
+            config.executor.default = local.executor.default;
+        }
+        config.executor.slurm = local.executor.slurm.or(config.executor.slurm);
         for (name, r) in local.remote {
             let into = config.remote.entry(name).or_default();
             for (slot, v) in [

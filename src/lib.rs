@@ -90,6 +90,7 @@ fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
         Command::Remote(args) => cmd::remote::run(ctx, args),
         Command::Gc(args) => cmd::gc::run(ctx, args),
         Command::Watch(args) => cmd::watch::run(ctx, args),
+        Command::RunTask(args) => cmd::run_task::run(ctx, args),
     }
 }
 

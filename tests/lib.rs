@@ -17,6 +17,7 @@ mod remote;
 mod report;
 mod repro;
 mod s3;
+mod slurm;
 mod stage_list;
 mod status;
 mod verify;

@@ -10,6 +10,7 @@ pub mod push;
 pub mod remote;
 pub mod report;
 pub mod repro;
+pub mod run_task;
 pub mod stage;
 pub mod status;
 pub mod verify;

@@ -9,6 +9,7 @@ use crate::cmd::Report;
 use crate::context::Context;
 use crate::dag::Dag;
 use crate::error::Error;
+use crate::exec::executor::Executors;
 use crate::exec::{self, Plan, scheduler::Shared};
 use crate::exit_code;
 use crate::hash::Hasher;
@@ -16,7 +17,7 @@ use crate::params::Params;
 use crate::repo_lock::RepoLock;
 use crate::report;
 use crate::select::{self, Reach};
-use crate::spec::Pipeline;
+use crate::spec::{ExecutorName, Pipeline};
 use crate::status;
 use crate::target;
 use crate::workspace;
@@ -59,6 +60,10 @@ pub struct Args {
     /// Do not restore stages from earlier runs with the same inputs (runs are still recorded).
     #[arg(long)]
     pub no_run_cache: bool,
+    /// Where stages that do not name an executor run: `local` (this machine) or `slurm`
+    /// (`[executor.slurm]` in .wf/config); default: `[executor] default`, else `local`.
+    #[arg(long, value_name = "NAME", value_parser = ["local", "slurm"])]
+    pub executor: Option<String>,
     /// First fetch from the default remote what the stages need (their locked outputs, added
     /// data, the run-cache) and check out what is missing, so that nothing is re-run that a
     /// teammate already ran.
@@ -125,21 +130,104 @@ pub(crate) fn shared(
     pipeline: Pipeline,
     dag: Dag,
     use_run_cache: bool,
+    executor: Option<ExecutorName>,
 ) -> Result<Shared, Error> {
-    let hasher = Hasher::open(&ctx.root, &workspace::state_path(&ctx.root));
+    let hasher = Arc::new(Hasher::open(&ctx.root, &workspace::state_path(&ctx.root)));
+    let config = crate::config::Config::load(&ctx.root)?;
+    let cache = workspace::cache(&ctx.root, &config)?;
+    let executors = executors(ctx, &pipeline, &config, executor, &hasher, &cache)?;
     Ok(Shared {
         root: ctx.root.clone(),
         pipeline,
         dag,
         hasher,
         params: Mutex::new(Params::default()),
-        executors: exec::executor::Executors::local(),
-        cache: workspace::cache(&ctx.root, &crate::config::Config::load(&ctx.root)?)?,
+        executors,
+        cache,
         run_cache: RunCache::new(workspace::cache_dir(&ctx.root).join("runs")),
         use_run_cache,
         git: workspace::in_git(&ctx.root),
         gitignore: Mutex::new(()),
     })
+}
+
+/// Who runs each stage: the stage's `executor:`, else `--executor`, else `[executor] default`,
+/// else this machine. The Slurm executor is set up only if a stage needs it.
+fn executors(
+    ctx: &Context,
+    pipeline: &Pipeline,
+    config: &crate::config::Config,
+    chosen: Option<ExecutorName>,
+    hasher: &Arc<Hasher>,
+    cache: &crate::cache::Cache,
+) -> Result<Executors, Error> {
+    let default = chosen
+        .or(config.executor.default)
+        .unwrap_or(ExecutorName::Local);
+    let names: Vec<ExecutorName> = pipeline
+        .stages
+        .iter()
+        .map(|s| s.executor.unwrap_or(default))
+        .collect();
+    let mut executors = Executors::local();
+    if names.contains(&ExecutorName::Slurm) {
+        let c = &config.executor.slurm;
+        let bad = |message: String| {
+            Error::Config(crate::config::ConfigError::Parse {
+                path: crate::config::Config::path(&ctx.root).display().to_string(),
+                message,
+            })
+        };
+        let poll = c.poll_interval.unwrap_or(0.5);
+        if !(0.01..=3600.0).contains(&poll) {
+            return Err(bad(format!(
+                "`poll_interval` in [executor.slurm] must be between 0.01 and 3600 seconds, not {poll}"
+            )));
+        }
+        let wf = match &c.wf {
+            Some(path) => std::path::PathBuf::from(path),
+            None => std::env::current_exe().map_err(|e| Error::Usage {
+                message: format!("cannot find the path of this wf binary for the jobs: {e}"),
+                help: Some("set `wf = \"/path/to/wf\"` in [executor.slurm] of .wf/config".into()),
+            })?,
+        };
+        let settings = exec::slurm::Settings {
+            partition: c.partition.clone(),
+            account: c.account.clone(),
+            time: c.time.clone(),
+            sbatch_args: c.sbatch_args.clone().unwrap_or_default(),
+            poll: std::time::Duration::from_secs_f64(poll),
+            wf,
+            log_dir: exec::slurm::log_dir(&ctx.root),
+            max_jobs: c.max_jobs.unwrap_or(500).max(1),
+            scratch: c.scratch.clone(),
+        };
+        let shipping = if c.shared_fs.unwrap_or(true) {
+            None
+        } else {
+            Some(
+                exec::ship::Shipping::open(
+                    &ctx.root,
+                    config,
+                    c.remote.as_deref(),
+                    hasher.clone(),
+                    cache.clone(),
+                )
+                .map_err(Error::Remote)?,
+            )
+        };
+        executors
+            .all
+            .push(Arc::new(exec::slurm::Slurm::new(settings, shipping)));
+    }
+    executors.of_stage = names
+        .iter()
+        .map(|n| match n {
+            ExecutorName::Local => 0,
+            ExecutorName::Slurm => 1,
+        })
+        .collect();
+    Ok(executors)
 }
 
 /// Runs the plan, printing its events as they come; returns what ran.
@@ -180,7 +268,8 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     } else {
         Some(RepoLock::acquire(&ctx.root)?)
     };
-    let shared = shared(ctx, pipeline, dag, !args.no_run_cache)?;
+    let executor = args.executor.as_deref().and_then(ExecutorName::parse);
+    let shared = shared(ctx, pipeline, dag, !args.no_run_cache, executor)?;
     if args.dry {
         return Ok(Report::ok(dry_run(&shared, &plan)));
     }

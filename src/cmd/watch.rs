@@ -228,7 +228,7 @@ async fn run_once(
     dag: crate::dag::Dag,
     plan: Plan,
 ) -> Result<(Summary, Vec<String>), Error> {
-    let shared = Arc::new(repro::shared(ctx, pipeline, dag, true)?);
+    let shared = Arc::new(repro::shared(ctx, pipeline, dag, true, None)?);
     let summary = repro::execute(ctx, shared.clone(), plan).await;
     let names = shared.pipeline.stages.iter().map(|s| s.address()).collect();
     Ok((summary, names))

@@ -6,6 +6,8 @@ pub mod event;
 pub mod executor;
 pub mod scheduler;
 pub mod shell;
+pub mod ship;
+pub mod slurm;
 
 pub use event::{Event, Outcome};
 pub use scheduler::{Plan, Summary, run};

@@ -64,7 +64,7 @@ pub struct Shared {
     /// Their graph.
     pub dag: Dag,
     /// Content hashes with the state table.
-    pub hasher: Hasher,
+    pub hasher: Arc<Hasher>,
     /// Params files read so far.
     pub params: Mutex<Params>,
     /// Who runs each stage.

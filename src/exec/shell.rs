@@ -47,14 +47,48 @@ pub fn shell(shell_var: Option<&str>) -> (String, Vec<&'static str>) {
     (sh, args)
 }
 
+/// How a stage's commands ended, with the failing command's exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// Every command succeeded.
+    Ok,
+    /// A command failed: why, and its exit code (128 + the signal when killed by one).
+    Failed(String, i32),
+    /// Stopped by Ctrl-C.
+    Interrupted,
+}
+
+impl From<Ended> for Outcome {
+    fn from(e: Ended) -> Outcome {
+        match e {
+            Ended::Ok => Outcome::Ok,
+            Ended::Failed(message, _) => Outcome::Failed(message),
+            Ended::Interrupted => Outcome::Interrupted,
+        }
+    }
+}
+
 /// Runs the commands one after another; returns how the stage ended.
 pub async fn run(
+    job: &Job,
+    commands: &[String],
+    shell: &(String, Vec<&'static str>),
+    events: &mpsc::UnboundedSender<Event>,
+    cancel: watch::Receiver<bool>,
+) -> Outcome {
+    run_commands(job, commands, shell, events, cancel)
+        .await
+        .into()
+}
+
+/// [`run`], keeping the exit code of a failing command.
+pub async fn run_commands(
     job: &Job,
     commands: &[String],
     (sh, sh_args): &(String, Vec<&'static str>),
     events: &mpsc::UnboundedSender<Event>,
     mut cancel: watch::Receiver<bool>,
-) -> Outcome {
+) -> Ended {
     for command in commands {
         let mut cmd = Command::new(sh);
         cmd.args(sh_args)
@@ -74,10 +108,10 @@ pub async fn run(
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
-                return Outcome::Failed(format!(
-                    "cannot start `{sh}` in `{}`: {e}",
-                    job.cwd.display()
-                ));
+                return Ended::Failed(
+                    format!("cannot start `{sh}` in `{}`: {e}", job.cwd.display()),
+                    127,
+                );
             }
         };
         let pgid = child.id().and_then(|id| i32::try_from(id).ok());
@@ -95,7 +129,7 @@ pub async fn run(
                 if let Some(pgid) = pgid {
                     stop_group(pgid, &mut child).await;
                 }
-                return Outcome::Interrupted;
+                return Ended::Interrupted;
             }
         };
         for task in [out, err].into_iter().flatten() {
@@ -104,17 +138,20 @@ pub async fn run(
         match status {
             Ok(s) if s.success() => {}
             Ok(s) => {
-                let how = match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
-                    (Some(code), _) => format!("exit {code}"),
-                    (None, Some(sig)) => format!("killed by signal {sig}"),
-                    (None, None) => "unknown status".into(),
-                };
-                return Outcome::Failed(format!("failed to run: {command}: {how}"));
+                let (how, code) =
+                    match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
+                        (Some(code), _) => (format!("exit {code}"), code),
+                        (None, Some(sig)) => (format!("killed by signal {sig}"), 128 + sig),
+                        (None, None) => ("unknown status".into(), 1),
+                    };
+                return Ended::Failed(format!("failed to run: {command}: {how}"), code);
             }
-            Err(e) => return Outcome::Failed(format!("failed to wait for `{command}`: {e}")),
+            Err(e) => {
+                return Ended::Failed(format!("failed to wait for `{command}`: {e}"), 1);
+            }
         }
     }
-    Outcome::Ok
+    Ended::Ok
 }
 
 /// Resolves once the run is cancelled (the guard `wait_for` returns must not live across an

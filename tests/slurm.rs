@@ -1,0 +1,333 @@
+//! `--executor slurm` against a real Slurm cluster (the one `SLURM_CONF` names; `.ci/run` starts
+//! a single-node cluster with `.ci/slurm-cluster`). Without a cluster these tests say so and
+//! pass, except under `WF_SLURM_REQUIRED=1`, where a missing cluster is a failure.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::test::{Output, Test, project_root};
+
+/// Whether a cluster is there to test against.
+fn cluster() -> bool {
+    let conf = std::env::var("SLURM_CONF").unwrap_or_default();
+    let up = !conf.is_empty()
+        && Path::new(&conf).is_file()
+        && Command::new("sinfo")
+            .args(["-h", "-o", "%T"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !up {
+        assert!(
+            std::env::var_os("WF_SLURM_REQUIRED").is_none(),
+            "WF_SLURM_REQUIRED is set but no Slurm cluster answers (SLURM_CONF={conf:?}): start one with `.ci/slurm-cluster start DIR`"
+        );
+        eprintln!(
+            "skipped: no Slurm cluster (start one with `eval \"$(.ci/slurm-cluster start /tmp/wf-slurm)\"`)"
+        );
+    }
+    up
+}
+
+/// Stages in parallel and in a chain, and one that fans in.
+const SPEC: &str = "stages:
+  left:
+    cmd: echo left > left.txt && echo on-$WF_STAGE
+    deps: [data.txt]
+    outs: [left.txt]
+  right:
+    cmd: mkdir -p right && cp data.txt right/a.txt && echo b > right/b.txt
+    deps: [data.txt]
+    outs: [right]
+  join:
+    cmd: cat left.txt right/a.txt right/b.txt > join.txt
+    deps: [left.txt, right]
+    outs: [join.txt]
+    resources: {cpus: 2, mem: 100M}
+";
+
+fn lock(out: &Output) -> String {
+    std::fs::read_to_string(out.path().join("pipeline.lock")).expect("pipeline.lock")
+}
+
+#[test]
+fn a_pipeline_on_slurm_locks_the_same_hashes_as_locally() {
+    if !cluster() {
+        return;
+    }
+    let local = Test::new()
+        .write("pipeline.yaml", SPEC)
+        .write("data.txt", "data\n")
+        .arg("repro")
+        .success();
+    let slurm = Test::new()
+        .write("pipeline.yaml", SPEC)
+        .write("data.txt", "data\n")
+        .args(["repro", "--executor", "slurm"])
+        .stdout_contains("left | on-left")
+        .success();
+    assert_eq!(lock(&slurm), lock(&local));
+    assert_eq!(
+        std::fs::read_to_string(slurm.path().join("join.txt")).unwrap(),
+        "left\ndata\nb\n"
+    );
+    // Fresh now, wherever it would run.
+    slurm
+        .test()
+        .args(["status", "--check"])
+        .stderr("")
+        .success();
+    // The job logs are gone once the jobs succeeded.
+    let logs = slurm.path().join(".wf/tmp/slurm");
+    assert!(
+        std::fs::read_dir(&logs).map_or(true, |mut d| d.next().is_none()),
+        "job logs left in {}",
+        logs.display()
+    );
+}
+
+#[test]
+fn built_in_stages_run_on_the_node_through_wf_itself() {
+    if !cluster() {
+        return;
+    }
+    let root = project_root();
+    let iris = |args: &[&str]| {
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+        Test::new()
+            .write(".wf/.gitignore", "/*\n")
+            .write("specs/pipeline.yaml", &read("specs/pipeline.yaml"))
+            .write("specs/params.yaml", &read("specs/params.yaml"))
+            .write("data/iris.csv", &read("data/iris.csv"))
+            .args(["-C", "specs", "repro"])
+            .args(args.iter().copied())
+            .success()
+    };
+    let local = iris(&[]);
+    let slurm = iris(&["--executor", "slurm"]);
+    // Every stage but the registry's (it records when a model was registered).
+    let lock = |out: &Output| {
+        let text = std::fs::read_to_string(out.path().join("specs/pipeline.lock")).unwrap();
+        let from = text
+            .find("  evaluate@logreg:")
+            .expect("evaluate in the lock");
+        text[from..].to_string()
+    };
+    assert_eq!(lock(&slurm), lock(&local));
+    assert!(slurm.path().join("out/registry").is_dir());
+}
+
+#[test]
+fn a_failing_job_reports_the_stage_and_its_exit_code() {
+    if !cluster() {
+        return;
+    }
+    Test::new()
+        .write(
+            "pipeline.yaml",
+            "stages:\n  broken:\n    cmd: echo about to fail >&2 && exit 3\n",
+        )
+        .args(["repro", "--executor", "slurm"])
+        .status(1)
+        .stderr_contains("broken | about to fail")
+        .stderr_contains("failed on Slurm (job ")
+        .stderr_contains("): exit 3")
+        .stderr_contains("error: failed to reproduce 'broken'")
+        .run();
+}
+
+#[test]
+fn a_time_limit_ends_in_a_timeout_error_naming_the_stage() {
+    if !cluster() {
+        return;
+    }
+    // Slurm's smallest limit is a minute, and it checks limits every 30 s or so.
+    let out = Test::new()
+        .write(
+            "pipeline.yaml",
+            "stages:\n  endless:\n    cmd: sleep 600\n    resources: {time: '1'}\n",
+        )
+        .args(["repro", "--executor", "slurm"])
+        .status(1)
+        .stderr_contains("TIMEOUT")
+        .stderr_contains("error: failed to reproduce 'endless'")
+        .run();
+    assert!(
+        out.stderr.contains("endless") && out.stderr.contains("time limit of 1"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_bad_partition_is_a_clear_error() {
+    if !cluster() {
+        return;
+    }
+    Test::new()
+        .write("pipeline.yaml", "stages:\n  s:\n    cmd: echo s\n")
+        .write(".wf/config", "[executor.slurm]\npartition = \"nope\"\n")
+        .args(["repro", "--executor", "slurm"])
+        .status(1)
+        .stderr_contains("Slurm refused the job: invalid partition specified: nope")
+        .stderr_contains("[executor.slurm]")
+        .run();
+}
+
+/// The names of the jobs Slurm still has queued or running.
+fn queued_names() -> String {
+    let out = Command::new("squeue")
+        .args(["-h", "-o", "%j|%T"])
+        .output()
+        .expect("squeue");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn ctrl_c_cancels_every_job_and_keeps_finished_stages() {
+    if !cluster() {
+        return;
+    }
+    // Unique stage names: other tests share the cluster.
+    let tag = format!("cc{}", std::process::id());
+    let spec = format!(
+        "stages:
+  quick-{tag}:
+    cmd: echo q > q.txt
+    outs: [q.txt]
+  slow-{tag}:
+    cmd: touch started-a && sleep 600
+    deps: [q.txt]
+  slower-{tag}:
+    cmd: touch started-b && sleep 600
+    deps: [q.txt]
+"
+    );
+    let t = Test::new().write("pipeline.yaml", &spec);
+    let dir = t.path().to_path_buf();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wf"))
+        .args(["repro", "--executor", "slurm"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(dir.join("started-a").exists() && dir.join("started-b").exists()) {
+        assert!(Instant::now() < deadline, "the slow jobs never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(queued_names().contains(&format!("wf:slow-{tag}|RUNNING")));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let queued = queued_names();
+    assert!(!queued.contains(&tag), "jobs left in the queue:\n{queued}");
+    let lock = std::fs::read_to_string(dir.join("pipeline.lock")).unwrap();
+    assert!(
+        lock.contains(&format!("quick-{tag}:")) && !lock.contains(&format!("slow-{tag}:")),
+        "{lock}"
+    );
+}
+
+#[test]
+fn stages_can_stay_local_or_go_to_slurm_in_one_pipeline() {
+    if !cluster() {
+        return;
+    }
+    let spec = "stages:
+  here:
+    cmd: echo x$SLURM_JOB_ID > here.txt
+    outs: [here.txt]
+    executor: local
+  there:
+    cmd: echo x$SLURM_JOB_ID > there.txt
+    deps: [here.txt]
+    outs: [there.txt]
+  always-there:
+    cmd: echo x$SLURM_JOB_ID > always.txt
+    deps: [there.txt]
+    outs: [always.txt]
+    executor: slurm
+";
+    let read = |out: &Output, f: &str| {
+        std::fs::read_to_string(out.path().join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let is_job = |s: &str| {
+        s.strip_prefix('x')
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let out = Test::new()
+        .write("pipeline.yaml", spec)
+        .args(["repro", "--executor", "slurm"])
+        .success();
+    assert_eq!(read(&out, "here.txt"), "x");
+    assert!(is_job(&read(&out, "there.txt")));
+    assert!(is_job(&read(&out, "always.txt")));
+    // Without --executor only the stage that names Slurm goes there.
+    let out = out.test().args(["repro", "-f"]).success();
+    assert_eq!(read(&out, "there.txt"), "x");
+    assert!(is_job(&read(&out, "always.txt")));
+    // The config's default applies to stages that name none.
+    std::fs::write(
+        out.path().join(".wf/config"),
+        "[executor]\ndefault = \"slurm\"\n",
+    )
+    .unwrap();
+    let out = out.test().args(["repro", "-f"]).success();
+    assert_eq!(read(&out, "here.txt"), "x");
+    assert!(is_job(&read(&out, "there.txt")));
+}
+
+#[test]
+fn without_a_shared_file_system_data_travels_through_the_remote() {
+    if !cluster() {
+        return;
+    }
+    let remote = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[core]\nremote = \"store\"\n\n[remote.store]\nurl = \"{}\"\n\n[executor.slurm]\nshared_fs = false\nscratch = \"{}\"\n",
+        remote.path().display(),
+        scratch.path().display()
+    );
+    // Each stage also says where it ran: not in the repository.
+    let spec = SPEC.replace("echo on-$WF_STAGE", "echo on-$WF_STAGE in $PWD");
+    let local = Test::new()
+        .write("pipeline.yaml", &spec)
+        .write("data.txt", "data\n")
+        .arg("repro")
+        .success();
+    let out = Test::new()
+        .write("pipeline.yaml", &spec)
+        .write("data.txt", "data\n")
+        .write(".wf/config", &config)
+        .args(["repro", "--executor", "slurm"])
+        .stdout_contains(&format!("left | on-left in {}", scratch.path().display()))
+        .success();
+    assert_eq!(lock(&out), lock(&local));
+    for f in ["left.txt", "right/a.txt", "right/b.txt", "join.txt"] {
+        assert_eq!(
+            std::fs::read(out.path().join(f)).unwrap(),
+            std::fs::read(local.path().join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // The scratch workspaces are cleaned up, and no job result is left on the remote.
+    assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
+    assert!(
+        !remote.path().join("jobs").exists()
+            || std::fs::read_dir(remote.path().join("jobs"))
+                .unwrap()
+                .count()
+                == 0
+    );
+    out.test().args(["status", "--check"]).success();
+}
