@@ -331,3 +331,77 @@ fn without_a_shared_file_system_data_travels_through_the_remote() {
     );
     out.test().args(["status", "--check"]).success();
 }
+
+#[test]
+fn a_job_held_in_the_queue_says_why_and_ctrl_c_removes_it() {
+    if !cluster() {
+        return;
+    }
+    let tag = format!("held{}", std::process::id());
+    let t = Test::new()
+        .write(
+            "pipeline.yaml",
+            &format!("stages:\n  {tag}:\n    cmd: echo never\n"),
+        )
+        .write(
+            ".wf/config",
+            "[executor.slurm]\nsbatch_args = [\"--hold\"]\npoll_interval = 0.1\n",
+        );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wf"))
+        .args(["repro", "--executor", "slurm"])
+        .current_dir(t.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "wf ended without saying why the job waits");
+        if line.contains("is pending: JobHeldUser") {
+            break;
+        }
+    }
+    assert!(
+        line.starts_with(&format!("{tag} | wf: Slurm job ")),
+        "{line}"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let queued = queued_names();
+    assert!(!queued.contains(&tag), "jobs left in the queue:\n{queued}");
+}
+
+#[test]
+fn an_unknown_executor_is_an_error_at_its_place_in_the_spec() {
+    Test::new()
+        .write(
+            "pipeline.yaml",
+            "stages:\n  s:\n    cmd: echo s\n    executor: slrum\n",
+        )
+        .arg("repro")
+        .status(2)
+        .stderr_contains("error: unknown executor `slrum` for stage `s`")
+        .stderr_contains(" --> pipeline.yaml:4:15")
+        .stderr_contains("expected `local` or `slurm`")
+        .run();
+}
+
+#[test]
+fn without_slurm_commands_the_error_says_what_is_missing() {
+    // No cluster needed: the submission itself fails.
+    Test::new()
+        .write("pipeline.yaml", "stages:\n  s:\n    cmd: echo s\n")
+        .env("PATH", "/nonexistent")
+        .args(["repro", "--executor", "slurm"])
+        .status(1)
+        .stderr_contains("`sbatch` is not on PATH")
+        .stderr_contains("error: failed to reproduce 's'")
+        .run();
+}

@@ -76,13 +76,13 @@ impl Shipping {
             .and_then(|n| config.remote.get(n).cloned())
             .unwrap_or_default();
         // The job cannot resolve a folder relative to a repository it does not have.
-        job_remote.url = Some(if remote.url.contains("://") {
-            remote.url.clone()
-        } else if Path::new(&remote.url).is_absolute() {
-            remote.url.clone()
-        } else {
-            root.join(&remote.url).display().to_string()
-        });
+        job_remote.url = Some(
+            if remote.url.contains("://") || Path::new(&remote.url).is_absolute() {
+                remote.url.clone()
+            } else {
+                root.join(&remote.url).display().to_string()
+            },
+        );
         // Secrets stay out of the job script: jobs take credentials from their environment.
         job_remote.access_key_id = None;
         job_remote.secret_access_key = None;
@@ -246,8 +246,8 @@ impl Node {
     /// Makes the scratch workspace and fetches the task's inputs into it.
     pub async fn prepare(job: &JobShipping, task: &Task) -> Result<Node, String> {
         let scratch = job.scratch.clone().unwrap_or_else(|| "/tmp".into());
-        let name = std::env::var("SLURM_JOB_ID")
-            .map_or_else(|_| format!("pid-{}", std::process::id()), |id| id);
+        let name =
+            std::env::var("SLURM_JOB_ID").unwrap_or_else(|_| format!("pid-{}", std::process::id()));
         let root = Path::new(&scratch).join(format!("wf-job-{name}"));
         let mkdir = |p: &Path| {
             std::fs::create_dir_all(p).map_err(|e| format!("cannot create `{}`: {e}", p.display()))

@@ -88,6 +88,8 @@ struct Watched {
     events: mpsc::UnboundedSender<Event>,
     tails: Vec<Tail>,
     missing: u32,
+    /// Why it waits, as last told to the user.
+    reason: String,
     done: Option<oneshot::Sender<Ended>>,
 }
 
@@ -173,6 +175,7 @@ impl Inner {
                 events: events.clone(),
                 tails,
                 missing: 0,
+                reason: String::new(),
                 done: Some(tx),
             },
         );
@@ -325,10 +328,22 @@ impl Inner {
                         tail.send_lines(&w.stage, &w.events, false);
                     }
                     match states.as_ref().map(|s| s.get(id)) {
-                        Ok(Some(state)) if is_final(state) => {
+                        Ok(Some((state, _))) if is_final(state) => {
                             ended.push((id.clone(), state.clone()));
                         }
-                        Ok(Some(_)) => w.missing = 0,
+                        Ok(Some((state, reason))) => {
+                            w.missing = 0;
+                            // A job held for a reason other than its turn is worth a line: it
+                            // may never start (`PartitionTimeLimit`, `ReqNodeNotAvail`, …).
+                            if state == "PENDING" && !ordinary_wait(reason) && *reason != w.reason {
+                                let _ = w.events.send(Event::Output {
+                                    stage: w.stage.clone(),
+                                    line: format!("wf: Slurm job {id} is pending: {reason}"),
+                                    stderr: true,
+                                });
+                            }
+                            w.reason.clone_from(reason);
+                        }
                         Ok(None) => {
                             w.missing += 1;
                             if w.missing >= MISSING_POLLS {
@@ -470,10 +485,23 @@ fn describe(id: &str, ended: &Ended, task: &Task) -> Outcome {
     Outcome::Failed(message)
 }
 
-/// `squeue` for the given jobs: each job's state. A job Slurm has forgotten is absent.
-async fn squeue(ids: &[String]) -> Result<HashMap<String, String>, String> {
+/// Pending reasons that only mean "not yet".
+fn ordinary_wait(reason: &str) -> bool {
+    matches!(
+        reason,
+        "None" | "Priority" | "Resources" | "BeginTime" | "Dependency" | ""
+    )
+}
+
+/// `squeue` for the given jobs: each job's state and reason. A job Slurm has forgotten is
+/// absent.
+async fn squeue(ids: &[String]) -> Result<HashMap<String, (String, String)>, String> {
     let list = ids.join(",");
-    let out = slurm_cli("squeue", &["-h", "-t", "all", "-j", &list, "-o", "%i|%T"]).await;
+    let out = slurm_cli(
+        "squeue",
+        &["-h", "-t", "all", "-j", &list, "-o", "%i|%T|%r"],
+    )
+    .await;
     let text = match out {
         Ok(text) => text,
         // Every job of the list is forgotten.
@@ -483,8 +511,16 @@ async fn squeue(ids: &[String]) -> Result<HashMap<String, String>, String> {
     Ok(text
         .lines()
         .filter_map(|l| {
-            let (id, state) = l.trim().split_once('|')?;
-            Some((id.to_string(), state.split_whitespace().next()?.to_string()))
+            let mut fields = l.trim().splitn(3, '|');
+            let (id, state) = (fields.next()?, fields.next()?);
+            let reason = fields.next().unwrap_or("").trim();
+            Some((
+                id.to_string(),
+                (
+                    state.split_whitespace().next()?.to_string(),
+                    reason.to_string(),
+                ),
+            ))
         })
         .collect())
 }
