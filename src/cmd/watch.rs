@@ -65,6 +65,9 @@ pub struct Args {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub debounce: u64,
+    /// Where stages that do not name an executor run: `local` or `slurm` (as `wf repro`).
+    #[arg(long, value_name = "NAME", value_parser = ["local", "slurm"])]
+    pub executor: Option<String>,
 }
 
 /// The notify debouncer's own window (at most): short, as `--debounce` comes on top of it.
@@ -171,7 +174,11 @@ async fn watch(ctx: &Context, args: &Args) -> Result<Report, Error> {
                     }
                     Ok(lock) => {
                         told_locked = false;
-                        match run_once(ctx, pipeline, dag, plan).await {
+                        let executor = args
+                            .executor
+                            .as_deref()
+                            .and_then(crate::spec::ExecutorName::parse);
+                        match run_once(ctx, pipeline, dag, plan, executor).await {
                             Err(e) => {
                                 print(&e.render(ctx.color));
                                 Some(format!("{what}: not run, see the error above"))
@@ -227,8 +234,9 @@ async fn run_once(
     pipeline: Pipeline,
     dag: crate::dag::Dag,
     plan: Plan,
+    executor: Option<crate::spec::ExecutorName>,
 ) -> Result<(Summary, Vec<String>), Error> {
-    let shared = Arc::new(repro::shared(ctx, pipeline, dag, true, None)?);
+    let shared = Arc::new(repro::shared(ctx, pipeline, dag, true, executor)?);
     let summary = repro::execute(ctx, shared.clone(), plan).await;
     let names = shared.pipeline.stages.iter().map(|s| s.address()).collect();
     Ok((summary, names))
