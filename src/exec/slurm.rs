@@ -79,7 +79,9 @@ struct Inner {
     settings: Settings,
     shipping: Option<Shipping>,
     jobs: Mutex<HashMap<String, Watched>>,
-    poller: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Whether the poller runs. It stops, under this lock, when no job is left; a job is
+    /// registered before this lock is taken to start it, so none is ever left unwatched.
+    polling: Mutex<bool>,
 }
 
 /// A job the poller watches.
@@ -109,7 +111,7 @@ impl Slurm {
                 settings,
                 shipping,
                 jobs: Mutex::new(HashMap::new()),
-                poller: Mutex::new(None),
+                polling: Mutex::new(false),
             }),
         }
     }
@@ -186,6 +188,7 @@ impl Inner {
             () = cancelled(&mut cancel) => {
                 let _ = slurm_cli("scancel", &[id.as_str()]).await;
                 let _ = tokio::time::timeout(CANCEL_WAIT, rx).await;
+                self.remove_logs(&id);
                 return Outcome::Interrupted;
             }
         };
@@ -193,9 +196,8 @@ impl Inner {
             return Outcome::Failed(format!("lost track of Slurm job {id}"));
         };
         let outcome = describe(&id, &ended, task);
-        if ended.state == "COMPLETED" || ended.state == "FAILED" {
-            self.remove_logs(&id);
-        }
+        // Everything in them was printed already.
+        self.remove_logs(&id);
         match (outcome, &self.shipping, ship) {
             (outcome, Some(shipping), Some(job)) => {
                 shipping.receive(task, &job, &id, outcome, events).await
@@ -302,12 +304,10 @@ impl Inner {
     }
 
     fn start_poller(self: &Arc<Self>) {
-        let mut poller = lock(&self.poller);
-        if poller
-            .as_ref()
-            .is_none_or(tokio::task::JoinHandle::is_finished)
-        {
-            *poller = Some(tokio::spawn(self.clone().poll()));
+        let mut polling = lock(&self.polling);
+        if !*polling {
+            *polling = true;
+            tokio::spawn(self.clone().poll());
         }
     }
 
@@ -315,10 +315,15 @@ impl Inner {
     async fn poll(self: Arc<Self>) {
         loop {
             tokio::time::sleep(self.settings.poll).await;
-            let ids: Vec<String> = lock(&self.jobs).keys().cloned().collect();
-            if ids.is_empty() {
-                return;
-            }
+            let ids: Vec<String> = {
+                let mut polling = lock(&self.polling);
+                let ids: Vec<String> = lock(&self.jobs).keys().cloned().collect();
+                if ids.is_empty() {
+                    *polling = false;
+                    return;
+                }
+                ids
+            };
             let states = squeue(&ids).await;
             let mut ended: Vec<(String, String)> = Vec::new();
             {
