@@ -8,35 +8,83 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
-use super::state::StateTable;
+use super::progress::Progress;
+use super::state::{Stamp, StateTable};
 use super::{HashError, HashInfo, ManifestEntry, file, hash_bytes, lock};
 use crate::repo_path::RepoPath;
+
+/// A file of the folder, before its bytes are read if they need to be.
+enum Slot {
+    /// The state table knew it.
+    Known(ManifestEntry),
+    /// Its bytes have to be read.
+    Unknown(Unread),
+}
+
+/// A file of the folder whose bytes have to be read.
+struct Unread {
+    rel: String,
+    key: String,
+    path: PathBuf,
+    stamp: Stamp,
+}
 
 /// The manifest of the folder `dir` (at `abs`): every regular file under it, links followed,
 /// sorted by relative path. Empty folders, sockets, pipes and devices hold no content and are
 /// left out.
+///
+/// When there is a bar, the files the state table does not know are read last, all together as
+/// one item of `progress`, so that it counts the bytes there are to read, not those known.
 pub(crate) fn manifest(
     state: &Mutex<StateTable>,
+    progress: &Progress,
     dir: &RepoPath,
     abs: &Path,
 ) -> Result<Vec<ManifestEntry>, HashError> {
     let files = walk(dir, abs)?;
-    let mut entries = files
-        .par_iter()
+    let slots = files
+        .into_par_iter()
         .map(|(rel, path)| {
-            let key = key_of(dir, rel);
-            let meta = fs::metadata(path).map_err(|source| HashError::Read {
+            let key = key_of(dir, &rel);
+            let meta = fs::metadata(&path).map_err(|source| HashError::Read {
                 path: key.clone(),
                 source,
             })?;
-            let info = file::hash(state, &key, path, &meta)?;
-            Ok(ManifestEntry {
-                relpath: rel.clone(),
-                hash: info.hash,
-                size: info.size,
+            let stamp = Stamp::of(&meta);
+            Ok(match file::remembered(state, &key, &stamp) {
+                Some(info) => Slot::Known(entry(rel, info)),
+                // With no bar to count for, a file is read as soon as it is found.
+                None if !progress.is_on() => {
+                    Slot::Known(entry(rel, file::read(state, progress, &key, &path, stamp)?))
+                }
+                None => Slot::Unknown(Unread {
+                    rel,
+                    key,
+                    path,
+                    stamp,
+                }),
             })
         })
         .collect::<Result<Vec<_>, HashError>>()?;
+    let (mut entries, mut unknown) = (Vec::with_capacity(slots.len()), Vec::new());
+    for slot in slots {
+        match slot {
+            Slot::Known(e) => entries.push(e),
+            Slot::Unknown(u) => unknown.push(u),
+        }
+    }
+    if !unknown.is_empty() {
+        let bytes = unknown.iter().map(|u| u.stamp.size()).sum();
+        let _item = progress.item(dir.as_str(), bytes);
+        let read = unknown
+            .into_par_iter()
+            .map(|u| {
+                let info = file::read(state, progress, &u.key, &u.path, u.stamp)?;
+                Ok(entry(u.rel, info))
+            })
+            .collect::<Result<Vec<_>, HashError>>()?;
+        entries.extend(read);
+    }
     // The walk's order is per folder by name, which puts `a/b` before `a.txt`; the manifest's is
     // by whole path, so that it does not depend on how the files were found.
     entries.sort_unstable_by(|a, b| a.relpath.cmp(&b.relpath));
@@ -50,6 +98,14 @@ pub(crate) fn manifest(
             .is_ok()
     });
     Ok(entries)
+}
+
+fn entry(relpath: String, info: HashInfo) -> ManifestEntry {
+    ManifestEntry {
+        relpath,
+        hash: info.hash,
+        size: info.size,
+    }
 }
 
 /// The folder's hash, size and file count from its manifest.
@@ -375,6 +431,48 @@ mod tests {
         let json: serde_json::Value = serde_json::from_slice(&fs::read(&state).unwrap()).unwrap();
         let keys: Vec<&String> = json["files"].as_object().unwrap().keys().collect();
         assert_eq!(keys, ["d/keep"]);
+    }
+
+    #[test]
+    fn a_folder_counts_only_the_bytes_it_reads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        sample(root);
+        let old = SystemTime::now() - Duration::from_secs(60);
+        for f in ["d/x.txt", "d/sub/y.txt", "d/sub/deeper/z.bin"] {
+            File::options()
+                .write(true)
+                .open(root.join(f))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        let state = Mutex::new(StateTable::default());
+        let progress = Progress::counting();
+        let _run = progress.run();
+        let count = || {
+            manifest(&state, &progress, &rp("d"), &root.join("d")).unwrap();
+            progress.counts()
+        };
+        assert_eq!(count(), (6, 6));
+        assert_eq!(count(), (6, 6), "all known: nothing more to read");
+        put(root, "d/sub/y.txt", b"0123456789");
+        assert_eq!(count(), (16, 16), "only the changed file is read");
+    }
+
+    #[test]
+    fn with_or_without_a_bar_the_manifest_is_the_same() {
+        let tmp = tempfile::tempdir().unwrap();
+        sample(tmp.path());
+        let abs = tmp.path().join("d");
+        let read = |progress: &Progress| {
+            let state = Mutex::new(StateTable::default());
+            let _run = progress.run();
+            manifest(&state, progress, &rp("d"), &abs).unwrap()
+        };
+        let with = read(&Progress::counting());
+        assert_eq!(with.len(), 3);
+        assert_eq!(read(&Progress::off()), with);
     }
 
     #[test]

@@ -1,36 +1,57 @@
-//! Hashing one file: the state table first, then the bytes (memory-mapped on all cores when big).
+//! Hashing one file: the state table first, then the bytes (read and hashed on all cores when
+//! big), counted as they are hashed.
 
-use std::fs::{self, File, Metadata};
+use std::fs::{self, File};
 use std::io;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
+use super::progress::Progress;
 use super::state::{Stamp, StateTable};
-use super::{HashError, HashInfo, lock};
+use super::{HashError, HashInfo, lock, tree};
 
-/// From this size on, a file is memory-mapped and hashed on all cores; below it the thread
-/// start-up costs more than it saves.
-const MMAP_MIN: u64 = 1 << 20;
+/// From this size on, a file is hashed on all cores; below it the thread start-up costs more
+/// than it saves.
+const PARALLEL_MIN: u64 = 1 << 20;
 
-/// The hash of the regular file at `abs`, whose metadata is `meta`. `key` is its repository path:
-/// its name in the state table and in errors.
+/// The hash of the regular file at `abs`, whose stamp is `stamp`: the state table's if the file
+/// has not moved, else read and counted as an item of `progress`. `key` is its repository path:
+/// its name in the state table, in errors and on the bar.
 pub(crate) fn hash(
     state: &Mutex<StateTable>,
+    progress: &Progress,
     key: &str,
     abs: &Path,
-    meta: &Metadata,
+    stamp: Stamp,
 ) -> Result<HashInfo, HashError> {
-    let stamp = Stamp::of(meta);
-    let cached = lock(state).lookup(key, &stamp);
-    if let Some(hash) = cached {
-        return Ok(file_info(hash, stamp.size()));
+    if let Some(info) = remembered(state, key, &stamp) {
+        return Ok(info);
     }
+    let _item = progress.item(key, stamp.size());
+    read(state, progress, key, abs, stamp)
+}
+
+/// The hash the state table holds for `key` if the file's stamp is still `stamp`.
+pub(crate) fn remembered(state: &Mutex<StateTable>, key: &str, stamp: &Stamp) -> Option<HashInfo> {
+    let hash = lock(state).lookup(key, stamp)?;
+    Some(file_info(hash, stamp.size()))
+}
+
+/// The hash of the file's bytes, read now whatever the state table says, and remembered there.
+/// Its bytes are counted in `progress` as they are hashed.
+pub(crate) fn read(
+    state: &Mutex<StateTable>,
+    progress: &Progress,
+    key: &str,
+    abs: &Path,
+    stamp: Stamp,
+) -> Result<HashInfo, HashError> {
     let read_err = |source| HashError::Read {
         path: key.to_string(),
         source,
     };
-    let (hash, size) = digest(abs, stamp.size()).map_err(read_err)?;
+    let (hash, size) = digest(abs, stamp.size(), progress).map_err(read_err)?;
     // Stored only when the file provably held still while it was read (same stamp before and
     // after, every byte seen) and its mtime is old enough that a later write would move it.
     let after = fs::metadata(abs).map_err(read_err)?;
@@ -50,14 +71,22 @@ fn file_info(hash: String, size: u64) -> HashInfo {
 
 /// blake3 of the file's bytes as hex, and how many bytes were hashed. `size` (from a stat) only
 /// picks the method: both give the same digest.
-fn digest(path: &Path, size: u64) -> io::Result<(String, u64)> {
-    let mut hasher = blake3::Hasher::new();
-    if size >= MMAP_MIN {
-        hasher.update_mmap_rayon(path)?;
-    } else {
-        // Streams through a 64 KiB buffer.
-        hasher.update_reader(File::open(path)?)?;
+fn digest(path: &Path, size: u64, progress: &Progress) -> io::Result<(String, u64)> {
+    let file = File::open(path)?;
+    if size >= PARALLEL_MIN {
+        // The length the file has now, which the tree's shape is planned on.
+        let len = file.metadata()?.len();
+        match tree::digest(&file, len, tree::LEAF, progress) {
+            Ok(hash) => return Ok((hash.to_hex().to_string(), len)),
+            // It shrank while it was read: hash what it holds now.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => progress.more(len),
+            Err(e) => return Err(e),
+        }
     }
+    let mut hasher = blake3::Hasher::new();
+    // Streams through a 64 KiB buffer, from the start: the tree's reads never move the cursor.
+    hasher.update_reader(&file)?;
+    progress.advance(hasher.count());
     Ok((hasher.finalize().to_hex().to_string(), hasher.count()))
 }
 
@@ -110,35 +139,35 @@ mod tests {
     }
 
     #[test]
-    fn big_file_is_mapped_and_gives_the_same_digest() {
+    fn big_file_is_hashed_in_parallel_and_gives_the_same_digest() {
         check_file(&noise(3 << 20, 7));
     }
 
     #[test]
     fn both_methods_agree_around_the_threshold() {
         let tmp = tempfile::tempdir().unwrap();
-        let content = noise((MMAP_MIN + 12_345) as usize, 3);
+        let content = noise((PARALLEL_MIN + 12_345) as usize, 3);
         for len in [
             0,
             1,
             16_383,
             65_537,
-            MMAP_MIN as usize - 1,
-            MMAP_MIN as usize,
+            PARALLEL_MIN as usize - 1,
+            PARALLEL_MIN as usize,
             content.len(),
         ] {
             let p = tmp.path().join(format!("f{len}"));
             fs::write(&p, &content[..len]).unwrap();
             let want = hash_bytes(&content[..len]);
             assert_eq!(
-                digest(&p, 0).unwrap(),
+                digest(&p, 0, &Progress::off()).unwrap(),
                 (want.clone(), len as u64),
-                "read {len}"
+                "streamed {len}"
             );
             assert_eq!(
-                digest(&p, u64::MAX).unwrap(),
+                digest(&p, u64::MAX, &Progress::off()).unwrap(),
                 (want, len as u64),
-                "mmap {len}"
+                "parallel {len}"
             );
         }
     }
@@ -148,14 +177,45 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("secret");
         fs::write(&p, b"x").unwrap();
-        let meta = fs::metadata(&p).unwrap();
+        let stamp = Stamp::of(&fs::metadata(&p).unwrap());
         let state = Mutex::new(StateTable::default());
         // Root reads anything; the path test does not need permissions, so remove the file.
         fs::remove_file(&p).unwrap();
-        let err = hash(&state, "d/secret", &p, &meta).unwrap_err();
+        let err = hash(&state, &Progress::off(), "d/secret", &p, stamp).unwrap_err();
         assert!(
             err.to_string().starts_with("cannot read `d/secret`: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn read_bytes_are_counted_and_remembered_ones_are_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = Mutex::new(StateTable::default());
+        let progress = Progress::counting();
+        let _run = progress.run();
+        for (name, len) in [("small", 1000), ("big", PARALLEL_MIN as usize + 4321)] {
+            let p = tmp.path().join(name);
+            fs::write(&p, noise(len, 9)).unwrap();
+            let old = SystemTime::now() - std::time::Duration::from_secs(60);
+            File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+            let stamp = Stamp::of(&fs::metadata(&p).unwrap());
+            let before = progress.counts();
+            hash(&state, &progress, name, &p, stamp).unwrap();
+            let read = progress.counts();
+            assert_eq!(
+                read,
+                (before.0 + len as u64, before.1 + len as u64),
+                "{name}"
+            );
+            // The second time, the state table answers: nothing is read or counted.
+            hash(&state, &progress, name, &p, stamp).unwrap();
+            assert_eq!(progress.counts(), read, "{name} again");
+        }
     }
 }

@@ -5,22 +5,28 @@
 //! regular file under it, by `/`-separated relative path, sorted) as canonical JSON, with `.dir`
 //! appended so that a folder never compares equal to a file. Both depend on content and names
 //! only, never on the platform, the walk order or timestamps.
+//!
+//! Hashing that takes more than a moment shows a progress bar on stderr (`progress.rs`).
 
 mod dir;
 mod file;
+mod progress;
 mod state;
+mod tree;
 
 use std::fs::{self, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use indicatif::MultiProgress;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::repo_path::RepoPath;
 
-use self::state::StateTable;
+use self::progress::Progress;
+use self::state::{Stamp, StateTable};
 
 /// What wf records of a file's or folder's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +102,9 @@ pub enum HashError {
 
 /// Hashes files and folders of one repository, remembering file hashes in a state table.
 ///
-/// It is `Sync`: one `Hasher` can serve many threads at once.
+/// It is `Sync`: one `Hasher` can serve many threads at once. Hashing that is still going after
+/// half a second shows a progress bar on stderr when stderr is a terminal; see
+/// [`Hasher::with_progress`] and [`Hasher::set_progress_bars`].
 #[derive(Debug)]
 pub struct Hasher {
     root: PathBuf,
@@ -104,6 +112,7 @@ pub struct Hasher {
     state: Mutex<StateTable>,
     // Two concurrent saves could otherwise rename an older snapshot over a newer one.
     save_lock: Mutex<()>,
+    progress: Progress,
 }
 
 impl Hasher {
@@ -116,38 +125,51 @@ impl Hasher {
             state_path: state.to_path_buf(),
             state: Mutex::new(StateTable::load(state)),
             save_lock: Mutex::new(()),
+            progress: Progress::new(true),
         }
+    }
+
+    /// Whether hashing that is still going after half a second shows a progress bar (bytes
+    /// hashed over bytes to hash, and the rate) on stderr, cleared when it is done. It never
+    /// shows when stderr is not a terminal, whatever `on` says; `true` is the default. Pass
+    /// `false` under `-q` and `--json`.
+    pub fn with_progress(self, on: bool) -> Hasher {
+        Hasher {
+            progress: self.progress.switched(on),
+            ..self
+        }
+    }
+
+    /// From now on, draws the progress bar among `bars` (`None`: alone on stderr, the default),
+    /// so that it shares the terminal with other bars, such as those of a run's stages, instead
+    /// of overwriting their line. Lines printed meanwhile must then go through
+    /// [`MultiProgress::suspend`] or [`MultiProgress::println`]. Whether there is a bar at all
+    /// is still [`Hasher::with_progress`]'s choice.
+    pub fn set_progress_bars(&self, bars: Option<MultiProgress>) {
+        self.progress.among(bars);
     }
 
     /// Hash of a file or folder under the root; Ok(None) when the path does not exist. A symlink
     /// is followed.
     pub fn hash(&self, path: &RepoPath) -> Result<Option<HashInfo>, HashError> {
-        let abs = path.to_path(&self.root);
-        let Some(meta) = self.stat(path, &abs)? else {
-            return Ok(None);
-        };
-        if meta.is_file() {
-            file::hash(&self.state, path.as_str(), &abs, &meta).map(Some)
-        } else if meta.is_dir() {
-            let entries = dir::manifest(&self.state, path, &abs)?;
-            dir::info(path, &entries).map(Some)
-        } else {
-            Err(HashError::NotRegular {
-                path: path.to_string(),
-            })
-        }
+        let _run = self.progress.run();
+        self.hash_one(path)
     }
 
     /// Hashes many paths at once, in parallel across paths (rayon); same order as input.
     pub fn hash_many(&self, paths: &[RepoPath]) -> Vec<Result<Option<HashInfo>, HashError>> {
-        paths.par_iter().map(|p| self.hash(p)).collect()
+        let _run = self.progress.run();
+        paths.par_iter().map(|p| self.hash_one(p)).collect()
     }
 
     /// The sorted manifest of a folder (None if missing or not a folder).
     pub fn manifest(&self, path: &RepoPath) -> Result<Option<Vec<ManifestEntry>>, HashError> {
+        let _run = self.progress.run();
         let abs = path.to_path(&self.root);
         match self.stat(path, &abs)? {
-            Some(meta) if meta.is_dir() => dir::manifest(&self.state, path, &abs).map(Some),
+            Some(meta) if meta.is_dir() => {
+                dir::manifest(&self.state, &self.progress, path, &abs).map(Some)
+            }
             _ => Ok(None),
         }
     }
@@ -174,6 +196,31 @@ impl Hasher {
         crate::atomic::write(&self.state_path, &bytes).map_err(err)?;
         lock(&self.state).mark_saved(generation);
         Ok(())
+    }
+
+    /// [`Hasher::hash`] within a run of the progress bar.
+    fn hash_one(&self, path: &RepoPath) -> Result<Option<HashInfo>, HashError> {
+        let abs = path.to_path(&self.root);
+        let Some(meta) = self.stat(path, &abs)? else {
+            return Ok(None);
+        };
+        if meta.is_file() {
+            file::hash(
+                &self.state,
+                &self.progress,
+                path.as_str(),
+                &abs,
+                Stamp::of(&meta),
+            )
+            .map(Some)
+        } else if meta.is_dir() {
+            let entries = dir::manifest(&self.state, &self.progress, path, &abs)?;
+            dir::info(path, &entries).map(Some)
+        } else {
+            Err(HashError::NotRegular {
+                path: path.to_string(),
+            })
+        }
     }
 
     /// The metadata of `abs` (links followed), `None` when there is nothing there. A path found
@@ -222,6 +269,13 @@ mod tests {
     fn hasher_is_sync_and_send() {
         fn check<T: Send + Sync>() {}
         check::<Hasher>();
+    }
+
+    #[test]
+    fn progress_can_be_turned_off() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = Hasher::open(tmp.path(), &tmp.path().join("state"));
+        assert!(!h.with_progress(false).progress.is_on());
     }
 
     #[test]
