@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 
 use crate::exec::{Event, Outcome};
@@ -23,8 +23,9 @@ pub struct Options {
     pub prefix: bool,
 }
 
-/// Prints events until the channel closes.
-pub async fn report(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
+/// Prints events until the channel closes. The run's bar joins `bars`, where hashing draws its
+/// own, each on its line.
+pub async fn report(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options, bars: MultiProgress) {
     let mut bar: Option<ProgressBar> = None;
     let mut running: BTreeSet<String> = BTreeSet::new();
     let mut done = 0u64;
@@ -34,7 +35,7 @@ pub async fn report(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
         match event {
             Event::RunStarted { total } => {
                 if opts.progress && !opts.quiet {
-                    let b = ProgressBar::new(total as u64);
+                    let b = bars.add(ProgressBar::new(total as u64));
                     b.set_style(
                         ProgressStyle::with_template(
                             "{spinner} [{pos}/{len}] {elapsed} {wide_msg}",
@@ -136,7 +137,7 @@ pub async fn report(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
         };
         match &bar {
             Some(b) => {
-                b.suspend(print);
+                bars.suspend(print);
                 b.set_position(done);
                 b.set_message(running.iter().cloned().collect::<Vec<_>>().join(", "));
             }

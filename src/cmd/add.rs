@@ -30,7 +30,8 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         message: format!("cannot create `{}`: {e}", path.display()),
         help: None,
     })?;
-    let hasher = Hasher::open(&ctx.root, &workspace::state_path(&ctx.root));
+    let hasher =
+        Hasher::open(&ctx.root, &workspace::state_path(&ctx.root)).with_progress(!ctx.quiet);
     let outs: Vec<(RepoPath, String)> = match Pipeline::load(&ctx.root, &ctx.cwd, &[]) {
         Ok(p) => p
             .stages

@@ -82,7 +82,8 @@ pub fn restore(
     force: bool,
     relink: bool,
 ) -> Result<(String, u8), Error> {
-    let hasher = Hasher::open(&ctx.root, &workspace::state_path(&ctx.root));
+    let hasher =
+        Hasher::open(&ctx.root, &workspace::state_path(&ctx.root)).with_progress(!ctx.quiet);
     let mut lines = String::new();
     let mut refused = Vec::new();
     let mut restored = 0;

@@ -132,7 +132,9 @@ pub(crate) fn shared(
     use_run_cache: bool,
     executor: Option<ExecutorName>,
 ) -> Result<Shared, Error> {
-    let hasher = Arc::new(Hasher::open(&ctx.root, &workspace::state_path(&ctx.root)));
+    let hasher = Arc::new(
+        Hasher::open(&ctx.root, &workspace::state_path(&ctx.root)).with_progress(!ctx.quiet),
+    );
     let config = crate::config::Config::load(&ctx.root)?;
     let cache = workspace::cache(&ctx.root, &config)?;
     let executors = executors(ctx, &pipeline, &config, executor, &hasher, &cache)?;
@@ -239,8 +241,11 @@ pub(crate) async fn execute(ctx: &Context, shared: Arc<Shared>, plan: Plan) -> e
         prefix: true,
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let printer = tokio::spawn(report::report(rx, options));
-    let summary = exec::run(shared, plan, tx).await;
+    let bars = indicatif::MultiProgress::new();
+    shared.hasher.set_progress_bars(Some(bars.clone()));
+    let printer = tokio::spawn(report::report(rx, options, bars));
+    let summary = exec::run(shared.clone(), plan, tx).await;
+    shared.hasher.set_progress_bars(None);
     let _ = printer.await;
     summary
 }

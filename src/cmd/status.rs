@@ -48,7 +48,8 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         select::stages(&pipeline, &dag, &t, Reach::Upstream)
     };
     let locks = LockSet::read(&ctx.root, &pipeline, &stages);
-    let hasher = Hasher::open(&ctx.root, &workspace::state_path(&ctx.root));
+    let hasher = Hasher::open(&ctx.root, &workspace::state_path(&ctx.root))
+        .with_progress(!ctx.quiet && !args.json);
     let mut params = Params::default();
     let mut stale: Vec<(usize, Vec<Change>)> = Vec::new();
     let mut stale_set = BTreeSet::new();

@@ -52,7 +52,8 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let stages: BTreeSet<usize> = select::stages(&pipeline, &dag, &targets, Reach::Upstream);
     let locks = LockSet::read(&ctx.root, &pipeline, &stages);
     // The recorded inputs must be the workspace's: otherwise the run would prove nothing.
-    let hasher = Hasher::open(&ctx.root, &workspace::state_path(&ctx.root));
+    let hasher =
+        Hasher::open(&ctx.root, &workspace::state_path(&ctx.root)).with_progress(!ctx.quiet);
     let mut params = Params::default();
     for &i in &stages {
         let stage = &pipeline.stages[i];
