@@ -405,3 +405,30 @@ fn without_slurm_commands_the_error_says_what_is_missing() {
         .stderr_contains("error: failed to reproduce 's'")
         .run();
 }
+
+#[test]
+fn stage_list_shows_each_stages_executor() {
+    let out = Test::new()
+        .write(
+            "pipeline.yaml",
+            "stages:\n  a:\n    cmd: echo a\n    executor: slurm\n    resources: {cpus: 4, mem: 8G, gpus: 1, time: '2:00:00'}\n  b:\n    cmd: echo b\n",
+        )
+        .args(["stage", "list", "--json"])
+        .success();
+    let stages: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let find = |name: &str| {
+        stages
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(find("a")["executor"], "slurm");
+    assert_eq!(
+        find("a")["resources"],
+        serde_json::json!({"cpus": 4, "mem": "8G", "gpus": 1, "time": "2:00:00"})
+    );
+    assert!(find("b")["executor"].is_null());
+}

@@ -157,6 +157,7 @@ fn stage_json(s: &Stage) -> serde_json::Value {
         "gpus": s.resources.gpus,
         "time": s.resources.time,
     });
+    v["executor"] = s.executor.map(crate::spec::ExecutorName::as_str).into();
     v
 }
 
