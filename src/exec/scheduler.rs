@@ -502,7 +502,12 @@ fn restore(shared: &Shared, i: usize, entry: Entry) -> Result<Entry, String> {
 
 /// Deletes the stage's outs before it runs, except `persist` ones (as DVC).
 fn remove_outs(shared: &Shared, i: usize) -> Result<(), String> {
-    for out in shared.pipeline.stages[i].outs.iter().filter(|o| !o.persist) {
+    for out in &shared.pipeline.stages[i].outs {
+        // Whatever the stage writes is hashed afresh.
+        shared.hasher.forget(&out.entry.path);
+        if out.persist {
+            continue;
+        }
         let path = out.entry.path.to_path(&shared.root);
         let result = match std::fs::symlink_metadata(&path) {
             Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),

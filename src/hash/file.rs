@@ -55,8 +55,15 @@ pub(crate) fn read(
     // Stored only when the file provably held still while it was read (same stamp before and
     // after, every byte seen) and its mtime is old enough that a later write would move it.
     let after = fs::metadata(abs).map_err(read_err)?;
-    if size == stamp.size() && Stamp::of(&after) == stamp && stamp.settled(SystemTime::now()) {
-        lock(state).insert(key, stamp, &hash);
+    if size == stamp.size() && Stamp::of(&after) == stamp {
+        if stamp.settled(SystemTime::now()) {
+            lock(state).insert(key, stamp, &hash);
+        } else if size >= PARALLEL_MIN {
+            // Still within the racy window: remembered for this process only, and only for a
+            // big file, which cannot be rewritten to the same size within the clock tick its
+            // stamp was taken in. A stage's outs are forgotten before it runs.
+            lock(state).insert_recent(key, stamp, &hash);
+        }
     }
     Ok(file_info(hash, size))
 }

@@ -174,6 +174,11 @@ impl Hasher {
         }
     }
 
+    /// Forgets what is known of `path` and everything under it: it is about to be rewritten.
+    pub fn forget(&self, path: &RepoPath) {
+        lock(&self.state).remove(path.as_str());
+    }
+
     /// Writes the state table atomically if anything was added or changed since open; drops
     /// entries whose files no longer exist only if cheap (optional).
     ///
@@ -276,6 +281,43 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let h = Hasher::open(tmp.path(), &tmp.path().join("state"));
         assert!(!h.with_progress(false).progress.is_on());
+    }
+
+    /// Rewrites `path` in place with `bytes` (same length) and puts its mtime back: a stamp
+    /// cannot tell the difference.
+    fn forge(path: &Path, bytes: &[u8]) {
+        let mtime = fs::metadata(path).unwrap().modified().unwrap();
+        let mut f = fs::OpenOptions::new().write(true).open(path).unwrap();
+        std::io::Write::write_all(&mut f, bytes).unwrap();
+        f.set_modified(mtime).unwrap();
+    }
+
+    #[test]
+    fn a_fresh_big_file_is_read_once_per_process_until_forgotten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = Hasher::open(tmp.path(), &tmp.path().join("state")).with_progress(false);
+        let big = RepoPath::root().join("big").unwrap();
+        fs::write(tmp.path().join("big"), vec![1u8; 2 << 20]).unwrap();
+        let first = h.hash(&big).unwrap().unwrap();
+        forge(&tmp.path().join("big"), &vec![2u8; 2 << 20]);
+        assert_eq!(
+            h.hash(&big).unwrap().unwrap(),
+            first,
+            "remembered, not read again"
+        );
+        h.forget(&big);
+        let second = h.hash(&big).unwrap().unwrap();
+        assert_ne!(second, first, "read again once forgotten");
+        // Never saved: another process reads it.
+        h.save().unwrap();
+        let other = Hasher::open(tmp.path(), &tmp.path().join("state")).with_progress(false);
+        assert_eq!(other.hash(&big).unwrap().unwrap(), second);
+        // A small fresh file is always read again.
+        let small = RepoPath::root().join("small").unwrap();
+        fs::write(tmp.path().join("small"), b"aaaa").unwrap();
+        let before = h.hash(&small).unwrap().unwrap();
+        forge(&tmp.path().join("small"), b"bbbb");
+        assert_ne!(h.hash(&small).unwrap().unwrap(), before);
     }
 
     #[test]

@@ -75,6 +75,9 @@ struct Disk {
 pub(crate) struct StateTable {
     // Sorted, so that everything under a folder is one range and the file is deterministic.
     files: BTreeMap<String, Entry>,
+    /// Big files hashed by this process while still within the racy window: never saved, so
+    /// that one run does not read a freshly written big file once per stage that checks it.
+    recent: BTreeMap<String, Entry>,
     /// Counts changes; `saved` is the count the file on disk reflects.
     changes: u64,
     saved: u64,
@@ -91,6 +94,7 @@ impl StateTable {
             .unwrap_or_default();
         StateTable {
             files,
+            recent: BTreeMap::new(),
             changes: 0,
             saved: 0,
         }
@@ -98,10 +102,19 @@ impl StateTable {
 
     /// The hash remembered for `key` if its stamp is still `stamp`.
     pub(crate) fn lookup(&self, key: &str, stamp: &Stamp) -> Option<String> {
+        let matches = |e: &&Entry| e.0 == stamp.ino && e.1 == stamp.mtime_ns && e.2 == stamp.size;
         self.files
             .get(key)
-            .filter(|e| e.0 == stamp.ino && e.1 == stamp.mtime_ns && e.2 == stamp.size)
+            .filter(matches)
+            .or_else(|| self.recent.get(key).filter(matches))
             .map(|e| e.3.clone())
+    }
+
+    /// Remembers `hash` for `key` at `stamp` for this process only (a file too recent for the
+    /// table on disk).
+    pub(crate) fn insert_recent(&mut self, key: &str, stamp: Stamp, hash: &str) {
+        let entry = Entry(stamp.ino, stamp.mtime_ns, stamp.size, hash.to_string());
+        self.recent.insert(key.to_string(), entry);
     }
 
     /// Remembers `hash` for `key` at `stamp`.
@@ -121,6 +134,7 @@ impl StateTable {
 
     /// Forgets the entry of `key` alone, as for a file that became a folder.
     pub(crate) fn forget(&mut self, key: &str) {
+        self.recent.remove(key);
         if self.files.remove(key).is_some() {
             self.changes += 1;
         }
@@ -144,6 +158,8 @@ impl StateTable {
         for k in &gone {
             self.files.remove(k);
         }
+        self.recent
+            .retain(|k, _| !k.starts_with(&prefix) || keep(&k[prefix.len()..]));
         if !gone.is_empty() {
             self.changes += 1;
         }
