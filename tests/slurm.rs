@@ -105,6 +105,27 @@ fn built_in_stages_run_on_the_node_through_wf_itself() {
     };
     let local = iris(&[]);
     let slurm = iris(&["--executor", "slurm"]);
+    // And without a shared file system: the data and models travel through a remote.
+    let remote = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let shipped = {
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+        Test::new()
+            .write(".wf/.gitignore", "/*\n")
+            .write(
+                ".wf/config",
+                &format!(
+                    "[core]\nremote = \"store\"\n\n[remote.store]\nurl = \"{}\"\n\n[executor.slurm]\nshared_fs = false\nscratch = \"{}\"\n",
+                    remote.path().display(),
+                    scratch.path().display()
+                ),
+            )
+            .write("specs/pipeline.yaml", &read("specs/pipeline.yaml"))
+            .write("specs/params.yaml", &read("specs/params.yaml"))
+            .write("data/iris.csv", &read("data/iris.csv"))
+            .args(["-C", "specs", "repro", "--executor", "slurm"])
+            .success()
+    };
     // Every stage but the registry's (it records when a model was registered).
     let lock = |out: &Output| {
         let text = std::fs::read_to_string(out.path().join("specs/pipeline.lock")).unwrap();
@@ -114,7 +135,9 @@ fn built_in_stages_run_on_the_node_through_wf_itself() {
         text[from..].to_string()
     };
     assert_eq!(lock(&slurm), lock(&local));
+    assert_eq!(lock(&shipped), lock(&local));
     assert!(slurm.path().join("out/registry").is_dir());
+    assert!(shipped.path().join("out/registry").is_dir());
 }
 
 #[test]
