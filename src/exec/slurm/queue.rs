@@ -125,10 +125,13 @@ async fn poll_once(jobs: &mut HashMap<String, Watched>) {
     }
     for (id, state) in ended {
         let (state, exit) = match state.as_str() {
-            // Gone from squeue: scontrol may still know it.
-            "" => scontrol(&id)
-                .await
-                .unwrap_or_else(|| ("UNKNOWN".to_string(), None)),
+            // Gone from squeue: scontrol may still know it, else accounting.
+            "" => match scontrol(&id).await {
+                Some(known) => known,
+                None => sacct(&id)
+                    .await
+                    .unwrap_or_else(|| ("UNKNOWN".to_string(), None)),
+            },
             "COMPLETED" => (state, None),
             _ => {
                 let exit = scontrol(&id).await.and_then(|(_, e)| e);
@@ -239,8 +242,12 @@ async fn squeue(ids: &[String]) -> Result<HashMap<String, (String, String)>, Str
         Err(e) if e.contains("Invalid job id") => String::new(),
         Err(e) => return Err(e),
     };
-    Ok(text
-        .lines()
+    Ok(parse_squeue(&text))
+}
+
+/// `squeue -h -o '%i|%T|%r'`: each job's state and reason.
+fn parse_squeue(text: &str) -> HashMap<String, (String, String)> {
+    text.lines()
         .filter_map(|l| {
             let mut fields = l.trim().splitn(3, '|');
             let (id, state) = (fields.next()?, fields.next()?);
@@ -248,7 +255,7 @@ async fn squeue(ids: &[String]) -> Result<HashMap<String, (String, String)>, Str
             let state = state.split_whitespace().next()?;
             Some((id.to_string(), (state.to_string(), reason.to_string())))
         })
-        .collect())
+        .collect()
 }
 
 /// `scontrol show job -o ID`: the job's state and exit code, if Slurm still knows it.
@@ -262,6 +269,25 @@ async fn scontrol(id: &str) -> Option<(String, Option<String>)> {
             .map(str::to_string)
     };
     Some((field("JobState=")?, field("ExitCode=")))
+}
+
+/// `sacct -j ID`: the job's state and exit code from accounting, where the cluster keeps it.
+async fn sacct(id: &str) -> Option<(String, Option<String>)> {
+    let text = slurm_cli(
+        "sacct",
+        &["-n", "-P", "-X", "-j", id, "-o", "State,ExitCode"],
+    )
+    .await
+    .ok()?;
+    parse_sacct(&text)
+}
+
+/// The first line of `sacct -n -P -o State,ExitCode`.
+fn parse_sacct(text: &str) -> Option<(String, Option<String>)> {
+    let (state, exit) = text.lines().next()?.trim().split_once('|')?;
+    // `CANCELLED by 0` is CANCELLED.
+    let state = state.split_whitespace().next()?.to_string();
+    Some((state, Some(exit.to_string()).filter(|e| !e.is_empty())))
 }
 
 /// Runs a Slurm command with a time limit; its stdout, or its stderr as the error.
@@ -316,6 +342,22 @@ mod tests {
         ] {
             assert!(!is_final(s), "{s}");
         }
+    }
+
+    #[test]
+    fn squeue_and_sacct_lines_are_read() {
+        let jobs = parse_squeue("12|RUNNING|None\n13|PENDING|JobHeldUser\n\ngarbage\n");
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs["13"], ("PENDING".into(), "JobHeldUser".into()));
+        assert_eq!(
+            parse_sacct("CANCELLED by 0|0:15\n"),
+            Some(("CANCELLED".into(), Some("0:15".into())))
+        );
+        assert_eq!(
+            parse_sacct("FAILED|3:0"),
+            Some(("FAILED".into(), Some("3:0".into())))
+        );
+        assert_eq!(parse_sacct(""), None);
     }
 
     #[test]
