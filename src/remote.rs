@@ -203,6 +203,15 @@ impl Remote {
         Ok(keys)
     }
 
+    /// Whether the remote has `key`.
+    pub async fn has(&self, key: &str) -> Result<bool, RemoteError> {
+        match self.store.head(&Key::from(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.err("check", key)(e)),
+        }
+    }
+
     /// Uploads a file under `key`; it becomes visible only when complete.
     pub async fn upload(&self, key: &str, file: &Path) -> Result<(), RemoteError> {
         let io = |action| {

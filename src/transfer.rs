@@ -83,6 +83,45 @@ pub async fn push(
     Ok(summary)
 }
 
+/// [`push`] for a handful of keys (a stage's inputs or outputs): each is checked on the remote
+/// by itself instead of listing the whole remote.
+pub async fn push_few(
+    remote: &Remote,
+    cache_dir: &Path,
+    keys: &BTreeSet<String>,
+    jobs: usize,
+) -> Result<Summary, RemoteError> {
+    // Past this many keys one listing costs less than a request per key.
+    const FEW: usize = 256;
+    if keys.len() > FEW {
+        return push(remote, cache_dir, keys, jobs, true).await;
+    }
+    let checked: Vec<Result<bool, RemoteError>> = futures::stream::iter(keys.iter().cloned())
+        .map(|k| async move { remote.has(&k).await })
+        .buffered(jobs.max(1))
+        .collect()
+        .await;
+    let mut summary = Summary::default();
+    let mut todo = Vec::new();
+    for (k, there) in keys.iter().zip(checked) {
+        if there? {
+            summary.present += 1;
+        } else if !cache_dir.join(k).is_file() {
+            summary
+                .failed
+                .push(format!("`{k}` is not in the local cache"));
+        } else {
+            todo.push(k.clone());
+        }
+    }
+    let moved = many(todo, "push", jobs, true, |k| async move {
+        remote.upload(&k, &cache_dir.join(&k)).await
+    })
+    .await;
+    summary.add(moved);
+    Ok(summary)
+}
+
 /// Downloads the keys the cache lacks.
 pub async fn fetch(
     remote: &Remote,

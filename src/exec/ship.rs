@@ -118,7 +118,7 @@ impl Shipping {
         })
         .await
         .map_err(|e| format!("internal error: {e}"))??;
-        let pushed = transfer::push(&self.remote, self.cache.dir(), &keys, TRANSFERS, true)
+        let pushed = transfer::push_few(&self.remote, self.cache.dir(), &keys, TRANSFERS)
             .await
             .map_err(|e| format!("cannot send the stage's inputs: {e}"))?;
         if let Some(first) = pushed.failed.first() {
@@ -326,7 +326,7 @@ impl Node {
         .map_err(|e| format!("internal error: {e}"))??;
         let infos: Vec<HashInfo> = outs.iter().map(|(_, i)| i.clone()).collect();
         let keys = refs::object_keys(&self.cache, &infos);
-        let pushed = transfer::push(&self.remote, self.cache.dir(), &keys, TRANSFERS, true)
+        let pushed = transfer::push_few(&self.remote, self.cache.dir(), &keys, TRANSFERS)
             .await
             .map_err(|e| format!("cannot send the outputs: {e}"))?;
         if let Some(first) = pushed.failed.first() {
