@@ -5,19 +5,19 @@ use std::net::SocketAddr;
 
 use crate::test::Test;
 
-const KEY: &str = "wf-test-access";
-const SECRET: &str = "wf-test-secret";
+pub(crate) const KEY: &str = "wf-test-access";
+pub(crate) const SECRET: &str = "wf-test-secret";
 
-/// A running server over a temporary folder; it stops when dropped.
-struct Server {
-    addr: SocketAddr,
+/// A running server over a temporary folder, with the bucket `bucket`; it stops when dropped.
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
     root: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
-    fn start() -> Server {
+    pub(crate) fn start() -> Server {
         use hyper_util::rt::{TokioExecutor, TokioIo};
         use hyper_util::server::conn::auto::Builder;
         let root = tempfile::tempdir().unwrap();

@@ -455,3 +455,42 @@ fn stage_list_shows_each_stages_executor() {
     );
     assert!(find("b")["executor"].is_null());
 }
+
+#[test]
+fn without_a_shared_file_system_an_s3_remote_carries_the_data() {
+    if !cluster() {
+        return;
+    }
+    let server = crate::s3::Server::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[core]\nremote = \"team\"\n\n[remote.team]\nurl = \"s3://bucket/project\"\nendpoint = \"http://{}\"\nregion = \"us-east-1\"\n\n[executor.slurm]\nshared_fs = false\nscratch = \"{}\"\n",
+        server.addr,
+        scratch.path().display()
+    );
+    // The credentials are where `wf remote modify --local` puts them: they reach the jobs
+    // through their environment, not through the job script.
+    let secrets = format!(
+        "[remote.team]\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n",
+        crate::s3::KEY,
+        crate::s3::SECRET
+    );
+    let local = Test::new()
+        .write("pipeline.yaml", SPEC)
+        .write("data.txt", "data\n")
+        .arg("repro")
+        .success();
+    let out = Test::new()
+        .write("pipeline.yaml", SPEC)
+        .write("data.txt", "data\n")
+        .write(".wf/config", &config)
+        .write(".wf/config.local", &secrets)
+        .args(["repro", "--executor", "slurm"])
+        .stdout_contains("left | on-left")
+        .success();
+    assert_eq!(lock(&out), lock(&local));
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("join.txt")).unwrap(),
+        "left\ndata\nb\n"
+    );
+}

@@ -37,6 +37,8 @@ pub struct Shipping {
     pub remote: Remote,
     /// The remote as the jobs open it (an absolute folder, or S3 without secrets).
     pub job_remote: RemoteConfig,
+    /// The remote's credentials from the config, for the jobs' environment.
+    pub job_env: Vec<(String, String)>,
 }
 
 /// What a job needs to know to ship its data (part of its job spec).
@@ -83,15 +85,22 @@ impl Shipping {
                 root.join(&remote.url).display().to_string()
             },
         );
-        // Secrets stay out of the job script: jobs take credentials from their environment.
-        job_remote.access_key_id = None;
-        job_remote.secret_access_key = None;
+        // Secrets stay out of the job script: jobs take credentials from their environment,
+        // where sbatch passes on what the submitting side sets.
+        let job_env = [
+            ("AWS_ACCESS_KEY_ID", job_remote.access_key_id.take()),
+            ("AWS_SECRET_ACCESS_KEY", job_remote.secret_access_key.take()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+        .collect();
         Ok(Shipping {
             root: root.to_path_buf(),
             cache,
             hasher,
             remote,
             job_remote,
+            job_env,
         })
     }
 

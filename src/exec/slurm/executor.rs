@@ -74,7 +74,11 @@ impl Slurm {
             task: task.clone(),
             ship: ship.clone(),
         };
-        let id = match job::submit(&self.settings, &spec).await {
+        let env = self
+            .shipping
+            .as_ref()
+            .map_or(&[][..], |s| s.job_env.as_slice());
+        let id = match job::submit(&self.settings, &spec, env).await {
             Ok(id) => id,
             Err(message) => return Outcome::Failed(message),
         };

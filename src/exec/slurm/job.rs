@@ -61,7 +61,11 @@ impl Settings {
 }
 
 /// Submits the job; returns its id, or why Slurm refused it.
-pub(super) async fn submit(s: &Settings, spec: &JobSpec) -> Result<String, String> {
+pub(super) async fn submit(
+    s: &Settings,
+    spec: &JobSpec,
+    env: &[(String, String)],
+) -> Result<String, String> {
     let task = &spec.task;
     let json = serde_json::to_string(spec).map_err(|e| format!("internal error: {e}"))?;
     let script = format!(
@@ -108,6 +112,7 @@ pub(super) async fn submit(s: &Settings, spec: &JobSpec) -> Result<String, Strin
     args.extend(s.sbatch_args.iter().cloned());
     let mut child = Command::new("sbatch")
         .args(&args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
