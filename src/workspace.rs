@@ -1,4 +1,4 @@
-//! The `.wf/` folder of a repository: the state table, the write lock, and (later) the cache.
+//! The `.wf/` folder of a repository: the state table, the write lock, the cache, the config.
 
 use std::path::{Path, PathBuf};
 
