@@ -494,3 +494,17 @@ fn without_a_shared_file_system_an_s3_remote_carries_the_data() {
         "left\ndata\nb\n"
     );
 }
+
+#[test]
+fn dry_names_the_stages_that_would_go_to_slurm() {
+    // No cluster needed: nothing is submitted.
+    Test::new()
+        .write(
+            "pipeline.yaml",
+            "stages:\n  a:\n    cmd: echo a\n    executor: local\n  b:\n    cmd: echo b\n",
+        )
+        .args(["repro", "--dry", "--executor", "slurm"])
+        .stdout_contains("Would run stage 'a': changed command")
+        .stdout_contains("Would run stage 'b' on slurm: changed command")
+        .success();
+}

@@ -353,8 +353,13 @@ fn dry_run(shared: &Shared, plan: &Plan) -> String {
             if !upstream.is_empty() {
                 why.push(format!("upstream {} will run", upstream.join(", ")));
             }
+            let x = shared.executors.index(i);
+            let on = match x {
+                0 => String::new(),
+                _ => format!(" on {}", shared.executors.all[x].name()),
+            };
             out.push_str(&format!(
-                "Would run stage '{}': {}\n",
+                "Would run stage '{}'{on}: {}\n",
                 stage.address(),
                 why.join("; ")
             ));
