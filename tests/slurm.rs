@@ -508,3 +508,30 @@ fn dry_names_the_stages_that_would_go_to_slurm() {
         .stdout_contains("Would run stage 'b' on slurm: changed command")
         .success();
 }
+
+#[test]
+fn without_a_shared_file_system_a_persist_out_travels_too() {
+    if !cluster() {
+        return;
+    }
+    let remote = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[core]\nremote = \"store\"\n\n[remote.store]\nurl = \"{}\"\n\n[executor.slurm]\nshared_fs = false\nscratch = \"{}\"\n",
+        remote.path().display(),
+        scratch.path().display()
+    );
+    let spec = "stages:\n  grow:\n    cmd: cat data.txt >> log.txt\n    deps: [data.txt]\n    outs:\n      - log.txt:\n          persist: true\n";
+    let out = Test::new()
+        .write("pipeline.yaml", spec)
+        .write("data.txt", "one\n")
+        .write(".wf/config", &config)
+        .args(["repro", "--executor", "slurm"])
+        .success();
+    std::fs::write(out.path().join("data.txt"), "two\n").unwrap();
+    out.test().args(["repro", "--executor", "slurm"]).success();
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("log.txt")).unwrap(),
+        "one\ntwo\n"
+    );
+}

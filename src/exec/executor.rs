@@ -32,7 +32,8 @@ pub struct Task {
     pub work: Work,
     /// What the stage asked for (`resources:`).
     pub resources: TaskResources,
-    /// The files the stage reads, with their hashes, for executors that ship data.
+    /// The files the stage reads (deps, params files, `persist` outs), with their hashes, for
+    /// executors that ship data.
     pub inputs: Vec<Input>,
     /// The paths the stage writes, relative to the root.
     pub outputs: Vec<RepoPath>,

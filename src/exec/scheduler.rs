@@ -450,7 +450,7 @@ fn decide(
     Ok(run())
 }
 
-/// What a stage reads, with its hashes: its deps, and its params files.
+/// What a stage reads, with its hashes: its deps, its params files and its `persist` outs.
 fn inputs(shared: &Shared, stage: &crate::spec::Stage, cur: &status::Current) -> Vec<Input> {
     let mut inputs: Vec<Input> = stage
         .deps
@@ -471,6 +471,15 @@ fn inputs(shared: &Shared, stage: &crate::spec::Stage, cur: &status::Current) ->
             inputs.push(Input {
                 path: param.file.clone(),
                 info,
+            });
+        }
+    }
+    // A `persist` out is read too: the stage starts from what it left last time.
+    for (out, (_, info)) in stage.outs.iter().zip(&cur.outs) {
+        if let (true, Some(info)) = (out.persist, info) {
+            inputs.push(Input {
+                path: out.entry.path.clone(),
+                info: info.clone(),
             });
         }
     }
