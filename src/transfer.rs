@@ -62,25 +62,7 @@ pub async fn push(
     quiet: bool,
 ) -> Result<Summary, RemoteError> {
     let there: HashSet<String> = remote.list().await?;
-    let mut summary = Summary::default();
-    let mut todo = Vec::new();
-    for k in keys {
-        if there.contains(k) {
-            summary.present += 1;
-        } else if !cache_dir.join(k).is_file() {
-            summary
-                .failed
-                .push(format!("`{k}` is not in the local cache"));
-        } else {
-            todo.push(k.clone());
-        }
-    }
-    let moved = many(todo, "push", jobs, quiet, |k| async move {
-        remote.upload(&k, &cache_dir.join(&k)).await
-    })
-    .await;
-    summary.add(moved);
-    Ok(summary)
+    Ok(upload_missing(remote, cache_dir, keys, &there, jobs, quiet).await)
 }
 
 /// [`push`] for a handful of keys (a stage's inputs or outputs): each is checked on the remote
@@ -101,10 +83,28 @@ pub async fn push_few(
         .buffered(jobs.max(1))
         .collect()
         .await;
+    let mut there = HashSet::new();
+    for (k, has) in keys.iter().zip(checked) {
+        if has? {
+            there.insert(k.clone());
+        }
+    }
+    Ok(upload_missing(remote, cache_dir, keys, &there, jobs, true).await)
+}
+
+/// Uploads the keys not `there`, `jobs` at a time.
+async fn upload_missing(
+    remote: &Remote,
+    cache_dir: &Path,
+    keys: &BTreeSet<String>,
+    there: &HashSet<String>,
+    jobs: usize,
+    quiet: bool,
+) -> Summary {
     let mut summary = Summary::default();
     let mut todo = Vec::new();
-    for (k, there) in keys.iter().zip(checked) {
-        if there? {
+    for k in keys {
+        if there.contains(k) {
             summary.present += 1;
         } else if !cache_dir.join(k).is_file() {
             summary
@@ -114,12 +114,12 @@ pub async fn push_few(
             todo.push(k.clone());
         }
     }
-    let moved = many(todo, "push", jobs, true, |k| async move {
+    let moved = many(todo, "push", jobs, quiet, |k| async move {
         remote.upload(&k, &cache_dir.join(&k)).await
     })
     .await;
     summary.add(moved);
-    Ok(summary)
+    summary
 }
 
 /// Downloads the keys the cache lacks.
