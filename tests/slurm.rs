@@ -46,6 +46,25 @@ const SPEC: &str = "stages:
     resources: {cpus: 2, mem: 100M}
 ";
 
+/// `.wf/config` for jobs without a shared file system: the remote `store` in `remote`, the
+/// jobs' scratch folder in `scratch`.
+fn unshared(remote: &Path, scratch: &Path) -> String {
+    format!(
+        "[core]\nremote = \"store\"\n\n[remote.store]\nurl = \"{}\"\n\n[executor.slurm]\nshared_fs = false\nscratch = \"{}\"\n",
+        remote.display(),
+        scratch.display()
+    )
+}
+
+/// Sends SIGINT to a running `wf`, as Ctrl-C does.
+fn ctrl_c(child: &std::process::Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+}
+
 fn lock(out: &Output) -> String {
     std::fs::read_to_string(out.path().join("pipeline.lock")).expect("pipeline.lock")
 }
@@ -112,14 +131,7 @@ fn built_in_stages_run_on_the_node_through_wf_itself() {
         let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
         Test::new()
             .write(".wf/.gitignore", "/*\n")
-            .write(
-                ".wf/config",
-                &format!(
-                    "[core]\nremote = \"store\"\n\n[remote.store]\nurl = \"{}\"\n\n[executor.slurm]\nshared_fs = false\nscratch = \"{}\"\n",
-                    remote.path().display(),
-                    scratch.path().display()
-                ),
-            )
+            .write(".wf/config", &unshared(remote.path(), scratch.path()))
             .write("specs/pipeline.yaml", &read("specs/pipeline.yaml"))
             .write("specs/params.yaml", &read("specs/params.yaml"))
             .write("data/iris.csv", &read("data/iris.csv"))
@@ -241,11 +253,7 @@ fn ctrl_c_cancels_every_job_and_keeps_finished_stages() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(queued_names().contains(&format!("wf:slow-{tag}|RUNNING")));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    ctrl_c(&child);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let queued = queued_names();
@@ -316,11 +324,7 @@ fn without_a_shared_file_system_data_travels_through_the_remote() {
     }
     let remote = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let config = format!(
-        "[core]\nremote = \"store\"\n\n[remote.store]\nurl = \"{}\"\n\n[executor.slurm]\nshared_fs = false\nscratch = \"{}\"\n",
-        remote.path().display(),
-        scratch.path().display()
-    );
+    let config = unshared(remote.path(), scratch.path());
     // Each stage also says where it ran: not in the repository.
     let spec = SPEC.replace("echo on-$WF_STAGE", "echo on-$WF_STAGE in $PWD");
     let local = Test::new()
@@ -391,11 +395,7 @@ fn a_job_held_in_the_queue_says_why_and_ctrl_c_removes_it() {
         line.starts_with(&format!("{tag} | wf: Slurm job ")),
         "{line}"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    ctrl_c(&child);
     assert_eq!(child.wait().unwrap().code(), Some(130));
     let queued = queued_names();
     assert!(!queued.contains(&tag), "jobs left in the queue:\n{queued}");
@@ -516,11 +516,7 @@ fn without_a_shared_file_system_a_persist_out_travels_too() {
     }
     let remote = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let config = format!(
-        "[core]\nremote = \"store\"\n\n[remote.store]\nurl = \"{}\"\n\n[executor.slurm]\nshared_fs = false\nscratch = \"{}\"\n",
-        remote.path().display(),
-        scratch.path().display()
-    );
+    let config = unshared(remote.path(), scratch.path());
     let spec = "stages:\n  grow:\n    cmd: cat data.txt >> log.txt\n    deps: [data.txt]\n    outs:\n      - log.txt:\n          persist: true\n";
     let out = Test::new()
         .write("pipeline.yaml", spec)

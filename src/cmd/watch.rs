@@ -253,12 +253,7 @@ fn describe(summary: &Summary, names: &[String]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let ran: Vec<usize> = summary
-        .ran
-        .iter()
-        .copied()
-        .filter(|i| !summary.restored.contains(i))
-        .collect();
+    let ran = summary.executed();
     let mut parts = vec![if ran.is_empty() {
         "ran nothing".to_string()
     } else {

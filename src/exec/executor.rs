@@ -32,8 +32,8 @@ pub struct Task {
     pub work: Work,
     /// What the stage asked for (`resources:`).
     pub resources: TaskResources,
-    /// The files the stage reads (deps, params files, `persist` outs), with their hashes, for
-    /// executors that ship data.
+    /// The files the stage reads (deps, params files, `persist` outs), with their hashes, when
+    /// the executor ships data ([`Executor::reads_inputs`]); empty otherwise.
     pub inputs: Vec<Input>,
     /// The paths the stage writes, relative to the root.
     pub outputs: Vec<RepoPath>,
@@ -158,6 +158,12 @@ pub trait Executor: Send + Sync {
     /// slots (weighted by `resources.cpus`), as local processes do.
     fn capacity(&self) -> Option<usize> {
         None
+    }
+
+    /// Whether it needs [`Task::inputs`] (to ship them); left empty otherwise, sparing the
+    /// hashing of params files on every run.
+    fn reads_inputs(&self) -> bool {
+        false
     }
 
     /// Runs one task to its end. Lines it prints go to `events` as `Output`; once `cancel` turns

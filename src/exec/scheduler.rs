@@ -55,6 +55,17 @@ pub struct Summary {
     pub interrupted: bool,
 }
 
+impl Summary {
+    /// The stages that really ran (not restored from the cache).
+    pub fn executed(&self) -> Vec<usize> {
+        self.ran
+            .iter()
+            .copied()
+            .filter(|i| !self.restored.contains(i))
+            .collect()
+    }
+}
+
 /// What every stage task shares.
 pub struct Shared {
     /// The repository root.
@@ -373,7 +384,7 @@ enum Verdict {
     Fresh,
     /// Its outs come back from the cache: this entry's outs, and it is the new lock entry.
     Restore(Box<Entry>),
-    /// Run it; what it reads, hashed.
+    /// Run it; what it reads, hashed, if its executor ships data.
     Run(Vec<Input>),
 }
 
@@ -422,7 +433,14 @@ fn decide(
             true,
         ));
     }
-    let run = || Verdict::Run(inputs(shared, stage, &cur));
+    let run = || {
+        let executor = &shared.executors.all[shared.executors.index(i)];
+        Verdict::Run(if executor.reads_inputs() {
+            inputs(shared, stage, &cur)
+        } else {
+            Vec::new()
+        })
+    };
     if forced
         || stage.always_changed
         || stage.outs.is_empty()
@@ -591,12 +609,7 @@ pub(crate) fn record_run(
             .map(|&i| shared.pipeline.stages[i].address())
             .collect::<Vec<_>>()
     };
-    let ran: Vec<usize> = summary
-        .ran
-        .iter()
-        .copied()
-        .filter(|i| !summary.restored.contains(i))
-        .collect();
+    let ran = summary.executed();
     let record = serde_json::json!({
         "version": 1,
         "started": at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),

@@ -100,21 +100,9 @@ fn digest(path: &Path, size: u64, progress: &Progress) -> io::Result<(String, u6
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::tree::tests::noise;
     use crate::hash::{Hasher, hash_bytes};
     use crate::repo_path::RepoPath;
-
-    /// Deterministic, incompressible-looking bytes.
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
 
     fn check_file(content: &[u8]) {
         let tmp = tempfile::tempdir().unwrap();

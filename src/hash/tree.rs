@@ -96,13 +96,13 @@ fn with_leaf(file: &File, offset: u64, len: u64, f: impl FnOnce(&[u8])) -> io::R
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::fs;
 
     use super::*;
 
     /// Deterministic, incompressible-looking bytes.
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
+    pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
         let mut x = seed | 1;
         (0..len)
             .map(|_| {

@@ -43,6 +43,10 @@ impl Executor for Slurm {
         Some(self.settings.max_jobs)
     }
 
+    fn reads_inputs(&self) -> bool {
+        self.shipping.is_some()
+    }
+
     fn run<'a>(
         &'a self,
         task: &'a Task,
