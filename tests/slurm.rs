@@ -531,3 +531,70 @@ fn without_a_shared_file_system_a_persist_out_travels_too() {
         "one\ntwo\n"
     );
 }
+
+#[test]
+fn watch_runs_its_stages_on_slurm_too() {
+    if !cluster() {
+        return;
+    }
+    let t = Test::new().write(
+        "pipeline.yaml",
+        "stages:\n  s:\n    cmd: echo x$SLURM_JOB_ID > where.txt\n    outs: [where.txt]\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wf"))
+        .args(["watch", "--executor", "slurm"])
+        .current_dir(t.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = t.path().join("where.txt");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&out).is_ok_and(|s| s.ends_with('\n')) {
+        assert!(Instant::now() < deadline, "the first run never finished");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(&out).unwrap();
+    ctrl_c(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let id = text.trim().strip_prefix('x').unwrap_or_default();
+    assert!(
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()),
+        "the stage ran outside Slurm: {text:?}"
+    );
+}
+
+#[test]
+fn a_bad_poll_interval_is_a_config_error() {
+    // No cluster needed: the config is checked before anything is submitted.
+    Test::new()
+        .write("pipeline.yaml", "stages:\n  s:\n    cmd: echo s\n")
+        .write(".wf/config", "[executor.slurm]\npoll_interval = 0\n")
+        .args(["repro", "--executor", "slurm"])
+        .status(2)
+        .stderr_contains(
+            "`poll_interval` in [executor.slurm] must be between 0.01 and 3600 seconds, not 0",
+        )
+        .run();
+}
+
+#[test]
+fn run_task_refuses_a_bad_job_spec() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wf"))
+        .arg("run-task")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"{\"task\": 3}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: the job spec on stdin is not valid")
+            && stderr
+                .contains("`wf run-task` is started by `wf repro --executor slurm`, not by hand"),
+        "{stderr}"
+    );
+}
