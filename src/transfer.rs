@@ -10,7 +10,8 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::cache::Cache;
+use crate::cache::{Cache, refs};
+use crate::hash::HashInfo;
 use crate::remote::{Remote, RemoteError};
 
 /// What a transfer did.
@@ -148,6 +149,32 @@ pub async fn fetch(
     .await;
     summary.add(moved);
     Ok(summary)
+}
+
+/// Downloads what `infos` need that the cache lacks, and the `extra` keys: folders' manifests
+/// first, as they name the files to fetch next.
+pub async fn fetch_infos(
+    remote: &Remote,
+    cache: &Cache,
+    infos: &[HashInfo],
+    extra: BTreeSet<String>,
+    jobs: usize,
+    quiet: bool,
+) -> Result<Summary, RemoteError> {
+    let manifests: BTreeSet<String> = infos
+        .iter()
+        .filter(|i| i.hash.ends_with(".dir"))
+        .map(|i| refs::key(&i.hash))
+        .collect();
+    let first = fetch(remote, cache, &manifests, jobs, quiet).await?;
+    let mut keys = refs::object_keys(cache, infos);
+    keys.extend(extra);
+    let mut s = fetch(remote, cache, &keys, jobs, quiet).await?;
+    // The manifests fetched first count once, as transferred.
+    s.transferred += first.transferred;
+    s.present -= first.transferred.min(s.present);
+    s.failed.extend(first.failed);
+    Ok(s)
 }
 
 /// Runs `each` on every key, `jobs` at a time, with a progress bar on a terminal.

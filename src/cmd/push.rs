@@ -138,23 +138,14 @@ pub(crate) fn fetch_inner(
     } = setup(ctx, args)?;
     let quiet = ctx.quiet || args.json;
     let rt = crate::exec::runtime()?;
-    // Folder manifests first: they name the files to fetch next.
-    let manifests: BTreeSet<String> = infos
-        .iter()
-        .filter(|i| i.hash.ends_with(".dir"))
-        .map(|i| refs::key(&i.hash))
-        .collect();
-    let first = rt.block_on(transfer::fetch(
-        &remote, &cache, &manifests, args.jobs, quiet,
+    let runs = if args.run_cache {
+        rt.block_on(transfer::remote_runs(&remote))?
+    } else {
+        BTreeSet::new()
+    };
+    let s = rt.block_on(transfer::fetch_infos(
+        &remote, &cache, &infos, runs, args.jobs, quiet,
     ))?;
-    let mut keys = refs::object_keys(&cache, &infos);
-    if args.run_cache {
-        keys.extend(rt.block_on(transfer::remote_runs(&remote))?);
-    }
-    let mut s = rt.block_on(transfer::fetch(&remote, &cache, &keys, args.jobs, quiet))?;
-    s.transferred += first.transferred;
-    s.present -= first.transferred.min(s.present);
-    s.failed.extend(first.failed);
     Ok((summary("fetched", &remote, &s, args.json), tracked))
 }
 

@@ -210,27 +210,19 @@ impl Shipping {
     }
 }
 
-/// Downloads the objects of `infos` the cache lacks: folders' manifests first, then their files.
+/// Downloads the objects of `infos` the cache lacks; the first failure is the error.
 pub async fn fetch_objects(
     remote: &Remote,
     cache: &Cache,
     infos: &[HashInfo],
 ) -> Result<(), String> {
-    let tops: BTreeSet<String> = infos.iter().map(|i| refs::key(&i.hash)).collect();
-    for keys in [tops, BTreeSet::new()] {
-        let keys = if keys.is_empty() {
-            refs::object_keys(cache, infos)
-        } else {
-            keys
-        };
-        let got = transfer::fetch(remote, cache, &keys, TRANSFERS, true)
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(first) = got.failed.first() {
-            return Err(first.clone());
-        }
+    let got = transfer::fetch_infos(remote, cache, infos, BTreeSet::new(), TRANSFERS, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    match got.failed.first() {
+        Some(first) => Err(first.clone()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 async fn read_result(remote: &Remote, key: &str) -> Result<JobResult, String> {
