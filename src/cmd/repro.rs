@@ -353,10 +353,9 @@ fn dry_run(shared: &Shared, plan: &Plan) -> String {
             if !upstream.is_empty() {
                 why.push(format!("upstream {} will run", upstream.join(", ")));
             }
-            let x = shared.executors.index(i);
-            let on = match x {
+            let on = match shared.executors.index(i) {
                 0 => String::new(),
-                _ => format!(" on {}", shared.executors.all[x].name()),
+                _ => format!(" on {}", shared.executors.of(i).name()),
             };
             out.push_str(&format!(
                 "Would run stage '{}'{on}: {}\n",

@@ -144,6 +144,11 @@ impl Executors {
     pub fn index(&self, i: usize) -> usize {
         self.of_stage.get(i).copied().unwrap_or(0)
     }
+
+    /// The executor of stage `i`.
+    pub fn of(&self, i: usize) -> &dyn Executor {
+        self.all[self.index(i)].as_ref()
+    }
 }
 
 /// The future an executor returns.

@@ -157,8 +157,7 @@ pub async fn run(
         while !stop_new && let Some(i) = ready.pop_front() {
             let forced = plan.force.contains(&i);
             let entry = locks.entry(&p.stages[i]).cloned();
-            let x = shared.executors.index(i);
-            let cpus = match shared.executors.all[x].capacity() {
+            let cpus = match shared.executors.of(i).capacity() {
                 None => u32::try_from(jobs)
                     .unwrap_or(u32::MAX)
                     .min(p.stages[i].resources.cpus.max(1)),
@@ -169,7 +168,7 @@ pub async fn run(
                 shared.clone(),
                 entry,
                 forced,
-                slots[x].clone(),
+                slots[shared.executors.index(i)].clone(),
                 cpus,
                 events.clone(),
                 (cancel_rx.clone(), halt_rx.clone()),
@@ -341,7 +340,7 @@ async fn stage_task(
     if let Err(e) = remove_outs(&shared, i) {
         return finish(&events, address, started, i, Done::Failed(e, false));
     }
-    let executor = &shared.executors.all[shared.executors.index(i)];
+    let executor = shared.executors.of(i);
     let outcome = executor.run(&task, &events, cancel.clone()).await;
     let done = match outcome {
         Outcome::Ok => {
@@ -434,8 +433,7 @@ fn decide(
         ));
     }
     let run = || {
-        let executor = &shared.executors.all[shared.executors.index(i)];
-        Verdict::Run(if executor.reads_inputs() {
+        Verdict::Run(if shared.executors.of(i).reads_inputs() {
             inputs(shared, stage, &cur)
         } else {
             Vec::new()
