@@ -62,8 +62,8 @@ pub struct Args {
     pub no_run_cache: bool,
     /// Where stages that do not name an executor run: `local` (this machine) or `slurm`
     /// (`[executor.slurm]` in .wf/config); default: `[executor] default`, else `local`.
-    #[arg(long, value_name = "NAME", value_parser = ["local", "slurm"])]
-    pub executor: Option<String>,
+    #[arg(long, value_name = "NAME", value_enum)]
+    pub executor: Option<ExecutorName>,
     /// First fetch from the default remote what the stages need (their locked outputs, added
     /// data, the run-cache) and check out what is missing, so that nothing is re-run that a
     /// teammate already ran.
@@ -273,8 +273,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     } else {
         Some(RepoLock::acquire(&ctx.root)?)
     };
-    let executor = args.executor.as_deref().and_then(ExecutorName::parse);
-    let shared = shared(ctx, pipeline, dag, !args.no_run_cache, executor)?;
+    let shared = shared(ctx, pipeline, dag, !args.no_run_cache, args.executor)?;
     if args.dry {
         return Ok(Report::ok(dry_run(&shared, &plan)));
     }

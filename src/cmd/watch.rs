@@ -66,8 +66,8 @@ pub struct Args {
     )]
     pub debounce: u64,
     /// Where stages that do not name an executor run: `local` or `slurm` (as `wf repro`).
-    #[arg(long, value_name = "NAME", value_parser = ["local", "slurm"])]
-    pub executor: Option<String>,
+    #[arg(long, value_name = "NAME", value_enum)]
+    pub executor: Option<crate::spec::ExecutorName>,
 }
 
 /// The notify debouncer's own window (at most): short, as `--debounce` comes on top of it.
@@ -174,11 +174,7 @@ async fn watch(ctx: &Context, args: &Args) -> Result<Report, Error> {
                     }
                     Ok(lock) => {
                         told_locked = false;
-                        let executor = args
-                            .executor
-                            .as_deref()
-                            .and_then(crate::spec::ExecutorName::parse);
-                        match run_once(ctx, pipeline, dag, plan, executor).await {
+                        match run_once(ctx, pipeline, dag, plan, args.executor).await {
                             Err(e) => {
                                 print(&e.render(ctx.color));
                                 Some(format!("{what}: not run, see the error above"))
