@@ -1,10 +1,9 @@
 //! The command line (clap derive): global flags and the commands. Doc comments are the help.
 
-use std::path::PathBuf;
-
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::cmd;
+use crate::context::Globals;
 
 /// A declarative workflow engine for machine-learning pipelines.
 ///
@@ -13,32 +12,12 @@ use crate::cmd;
 #[derive(Debug, Parser)]
 #[command(name = "wf", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
-    /// Run as if wf was started in DIR.
-    #[arg(short = 'C', global = true, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-    /// Print only errors.
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-    /// Print more about what happens.
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
-    /// When to use colours.
-    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
-    pub color: Color,
+    /// The global flags.
+    #[command(flatten)]
+    pub globals: Globals,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// `--color`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Color {
-    /// Colours on a terminal, unless `NO_COLOR` is set.
-    Auto,
-    /// Always.
-    Always,
-    /// Never.
-    Never,
 }
 
 /// The commands.

@@ -2,11 +2,55 @@
 //! root, the folder the user is in, colours), so command code never reads the environment.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::cli::{Cli, Color};
+use clap::ValueEnum;
+
 use crate::error::Error;
+use crate::repo::Repo;
 use crate::repo_path::RepoPath;
+
+/// The flags every command takes.
+#[derive(Debug, clap::Args)]
+pub struct Globals {
+    /// Run as if wf was started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print more about what happens.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// When to use colours.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colours on a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl Color {
+    /// Whether to colour stderr.
+    pub fn on_stderr(self) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stderr().is_terminal()
+            }
+        }
+    }
+}
 
 /// What every command knows about where and how it runs.
 #[derive(Debug)]
@@ -22,16 +66,18 @@ pub struct Context {
     pub quiet: bool,
     /// `-v`.
     pub verbose: bool,
+    /// Whether stderr is a terminal (progress bars).
+    pub terminal: bool,
 }
 
 impl Context {
     /// Validates the global flags.
-    pub fn new(cli: &Cli) -> Result<Context, Error> {
+    pub fn new(globals: &Globals) -> Result<Context, Error> {
         let here = std::env::current_dir().map_err(|e| Error::Usage {
             message: format!("cannot read the current folder: {e}"),
             help: None,
         })?;
-        let dir = match &cli.dir {
+        let dir = match &globals.dir {
             Some(d) => here.join(d),
             None => here,
         };
@@ -39,34 +85,22 @@ impl Context {
             message: format!("cannot use `{}` as the working folder: {e}", dir.display()),
             help: Some("`-C DIR` must name an existing folder".into()),
         })?;
-        let root = find_root(&dir);
-        let rel = dir
-            .strip_prefix(&root)
-            .map(|p| p.to_string_lossy().replace('\\', "/"))
-            .unwrap_or_default();
-        let cwd = RepoPath::root().join(&rel).unwrap_or_default();
-        let color = match cli.color {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stderr().is_terminal()
-            }
-        };
+        let Repo { root, cwd } = Repo::find(&dir);
         Ok(Context {
             root,
             cwd,
-            color,
-            quiet: cli.quiet,
-            verbose: cli.verbose,
+            color: globals.color.on_stderr(),
+            quiet: globals.quiet,
+            verbose: globals.verbose,
+            terminal: std::io::stderr().is_terminal(),
         })
     }
-}
 
-fn find_root(dir: &Path) -> PathBuf {
-    dir.ancestors()
-        .find(|d| d.join(".wf").is_dir() || d.join(".dvc").is_dir())
-        .or_else(|| dir.ancestors().find(|d| d.join(".git").exists()))
-        .unwrap_or(dir)
-        .to_path_buf()
+    /// The repository and folder the command works in.
+    pub fn repo(&self) -> Repo {
+        Repo {
+            root: self.root.clone(),
+            cwd: self.cwd.clone(),
+        }
+    }
 }

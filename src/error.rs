@@ -35,6 +35,18 @@ pub enum Error {
     /// Another wf is writing the repository.
     #[error(transparent)]
     Locked(#[from] crate::repo_lock::RepoLockError),
+    /// A run could not start.
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
+    /// Verification cannot start.
+    #[error(transparent)]
+    Verify(#[from] crate::verify::VerifyError),
+    /// The file watcher could not start.
+    #[error(transparent)]
+    Watch(#[from] crate::watch::WatchError),
+    /// A pointer file is unreadable.
+    #[error(transparent)]
+    Pointer(#[from] crate::checkout::PointerError),
     /// Writing to stdout failed (a closed pipe is not an error: see `lib.rs`).
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -47,7 +59,14 @@ impl Error {
             Error::Spec(_) | Error::Usage { .. } | Error::Locked(_) | Error::Model(_) => {
                 exit_code::BAD_INPUT
             }
-            Error::Output(_) | Error::Cache(_) | Error::Remote(_) => exit_code::FAILED,
+            Error::Output(_)
+            | Error::Cache(_)
+            | Error::Remote(_)
+            | Error::Exec(_)
+            | Error::Watch(_) => exit_code::FAILED,
+            Error::Pointer(_) => exit_code::BAD_INPUT,
+            Error::Verify(crate::verify::VerifyError::Scratch { .. }) => exit_code::FAILED,
+            Error::Verify(_) => exit_code::BAD_INPUT,
             Error::Config(_) => exit_code::BAD_INPUT,
         }
     }
@@ -79,7 +98,9 @@ impl Error {
             | Error::Cache(_)
             | Error::Remote(_)
             | Error::Config(_) => (None, vec![], None),
-            Error::Output(_) => (None, vec![], None),
+            Error::Exec(e) => (None, vec![], e.help().map(str::to_string)),
+            Error::Verify(e) => (None, vec![], e.help().map(str::to_string)),
+            Error::Output(_) | Error::Pointer(_) | Error::Watch(_) => (None, vec![], None),
         };
         let mut group = Group::with_title(Level::ERROR.primary_title(title.as_str()));
         let mut places: Vec<(&Loc, &str, AnnotationKind)> = Vec::new();

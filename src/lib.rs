@@ -5,6 +5,7 @@
 
 pub mod atomic;
 pub mod cache;
+pub mod checkout;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -20,14 +21,18 @@ pub mod lock;
 pub mod params;
 pub mod pointer;
 pub mod remote;
+pub mod repo;
 pub mod repo_lock;
 pub mod repo_path;
 pub mod report;
+pub mod run;
 pub mod select;
 pub mod spec;
 pub mod status;
 pub mod target;
 pub mod transfer;
+pub mod verify;
+pub mod watch;
 pub mod workspace;
 
 use std::ffi::OsString;
@@ -54,8 +59,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             });
         }
     };
-    let color = cli.color;
-    match Context::new(&cli).and_then(|ctx| dispatch(&ctx, &cli.command)) {
+    let color = cli.globals.color;
+    match Context::new(&cli.globals).and_then(|ctx| dispatch(&ctx, &cli.command)) {
         Ok(done) => {
             let _ = std::io::stderr().write_all(done.stderr.as_bytes());
             match write_stdout(&done.stdout) {
@@ -100,16 +105,7 @@ fn write_stdout(out: &str) -> std::io::Result<()> {
     stdout.flush()
 }
 
-fn report(e: &Error, color: cli::Color) -> ExitCode {
-    use std::io::IsTerminal;
-    let color = match color {
-        cli::Color::Always => true,
-        cli::Color::Never => false,
-        cli::Color::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stderr().is_terminal()
-        }
-    };
-    let _ = std::io::stderr().write_all(e.render(color).as_bytes());
+fn report(e: &Error, color: context::Color) -> ExitCode {
+    let _ = std::io::stderr().write_all(e.render(color.on_stderr()).as_bytes());
     exit_code::code(e.exit_code())
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 
-use crate::exec::{Event, Outcome};
+use crate::exec::{Event, Events, Outcome};
 
 /// How much to say.
 #[derive(Debug, Clone, Copy)]
@@ -25,11 +25,45 @@ pub struct Options {
 
 /// Prints events until the channel closes. The run's bar joins `bars`, where hashing draws its
 /// own, each on its line.
-pub async fn report(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options, bars: MultiProgress) {
+impl Options {
+    /// As the global flags say: prefixed lines, a progress bar on a terminal unless `-v`.
+    pub fn of(ctx: &crate::context::Context) -> Options {
+        Options {
+            quiet: ctx.quiet,
+            verbose: ctx.verbose,
+            progress: ctx.terminal && !ctx.verbose,
+            prefix: true,
+        }
+    }
+}
+
+/// The terminal's subscriber to a run's events: a thread that renders them as they come.
+pub struct Reporter {
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Reporter {
+    /// Subscribes to `events` and starts rendering.
+    pub fn spawn(events: &mut Events, opts: Options) -> Reporter {
+        let rx = events.subscribe();
+        Reporter {
+            thread: std::thread::spawn(move || render(rx, opts)),
+        }
+    }
+
+    /// Waits until every event is rendered: the run must have dropped its `Events`.
+    pub fn finish(self) {
+        let _ = self.thread.join();
+    }
+}
+
+fn render(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
+    let bars = MultiProgress::new();
     let mut bar: Option<ProgressBar> = None;
+    let mut progress: std::collections::BTreeMap<String, ProgressBar> = Default::default();
     let mut running: BTreeSet<String> = BTreeSet::new();
     let mut done = 0u64;
-    while let Some(event) = rx.recv().await {
+    while let Some(event) = rx.blocking_recv() {
         let mut err_lines: Vec<String> = Vec::new();
         let mut out_lines: Vec<String> = Vec::new();
         match event {
@@ -121,6 +155,18 @@ pub async fn report(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options, bars:
                     err_lines.push(format!("Updating lock file '{path}'"));
                 }
             }
+            Event::Note { message } => {
+                if !opts.quiet {
+                    err_lines.push(message);
+                }
+            }
+            Event::Warning { message } => err_lines.push(format!("warning: {message}")),
+            Event::Progress(p) => {
+                if opts.progress && !opts.quiet {
+                    show_progress(&bars, &mut progress, p);
+                }
+                continue;
+            }
         }
         let print = || {
             // One write per line group, so concurrent stages never interleave mid-line.
@@ -147,4 +193,37 @@ pub async fn report(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options, bars:
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+}
+
+/// Draws, moves or clears the bar of a piece of long work.
+fn show_progress(
+    bars: &MultiProgress,
+    shown: &mut std::collections::BTreeMap<String, ProgressBar>,
+    p: crate::exec::Progress,
+) {
+    if p.finished {
+        if let Some(bar) = shown.remove(&p.label) {
+            bar.finish_and_clear();
+            bars.remove(&bar);
+        }
+        return;
+    }
+    let bar = shown.entry(p.label.clone()).or_insert_with(|| {
+        let template = if p.bytes {
+            "{wide_msg} {bar:24} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})"
+        } else {
+            "{wide_msg} {bar:24} {pos}/{len}"
+        };
+        bars.add(
+            ProgressBar::new(p.total).with_style(
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+        )
+    });
+    if bar.length() != Some(p.total) {
+        bar.set_length(p.total);
+    }
+    bar.set_position(p.done);
+    bar.set_message(p.label);
 }

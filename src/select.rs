@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::context::Context;
 use crate::dag::Dag;
+use crate::repo_path::RepoPath;
 use crate::spec::{Pipeline, SpecError};
 use crate::target;
 
@@ -22,7 +22,7 @@ pub enum Reach {
 
 /// The target stages themselves.
 pub fn targets(
-    ctx: &Context,
+    cwd: &RepoPath,
     p: &Pipeline,
     targets: &[String],
     glob: bool,
@@ -38,7 +38,7 @@ pub fn targets(
             local
         });
     }
-    target::resolve(p, &ctx.cwd, targets, glob)
+    target::resolve(p, cwd, targets, glob)
 }
 
 /// The stages to consider for these targets.

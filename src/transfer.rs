@@ -272,6 +272,82 @@ pub fn local_runs(cache_dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// What `wf fetch`, `wf pull` and `repro --pull` move: the objects the targets track, between
+/// this cache and a remote.
+pub struct Fetch {
+    /// The local cache.
+    pub cache: Cache,
+    /// The remote.
+    pub remote: Remote,
+    /// Everything the targets track.
+    pub tracked: Vec<refs::Tracked>,
+    /// The cached ones' contents.
+    pub infos: Vec<HashInfo>,
+}
+
+impl Fetch {
+    /// What `targets` (default: everything) track, with the remote `remote` (default: the
+    /// default one).
+    pub fn open(
+        repo: &crate::repo::Repo,
+        targets: &[String],
+        remote: Option<&str>,
+    ) -> Result<Fetch, crate::error::Error> {
+        let config = crate::config::Config::load(&repo.root)?;
+        let cache = crate::workspace::cache(&repo.root, &config)?;
+        let remote = Remote::open(&repo.root, &config, remote)?;
+        let tracked = crate::checkout::tracked(repo, targets)?;
+        let infos = tracked
+            .iter()
+            .filter(|t| t.cached)
+            .map(|t| t.info.clone())
+            .collect();
+        Ok(Fetch {
+            cache,
+            remote,
+            tracked,
+            infos,
+        })
+    }
+
+    /// Downloads what the cache lacks (and, with `run_cache`, the remote's recorded runs).
+    pub async fn fetch(
+        &self,
+        jobs: usize,
+        run_cache: bool,
+        quiet: bool,
+    ) -> Result<Summary, RemoteError> {
+        let runs = if run_cache {
+            remote_runs(&self.remote).await?
+        } else {
+            BTreeSet::new()
+        };
+        fetch_infos(&self.remote, &self.cache, &self.infos, runs, jobs, quiet).await
+    }
+
+    /// Uploads what the remote lacks (and, with `run_cache`, the recorded runs).
+    pub async fn push(
+        &self,
+        jobs: usize,
+        run_cache: bool,
+        quiet: bool,
+    ) -> Result<Summary, RemoteError> {
+        let mut keys = refs::object_keys(&self.cache, &self.infos);
+        if run_cache {
+            keys.extend(local_runs(self.cache.dir()));
+        }
+        push(&self.remote, self.cache.dir(), &keys, jobs, quiet).await
+    }
+}
+
+/// `fetched 3 objects (2 already there) with remote `origin` (URL)`.
+pub fn describe(verb: &str, remote: &Remote, s: &Summary) -> String {
+    format!(
+        "{verb} {} objects ({} already there) with remote `{}` ({})",
+        s.transferred, s.present, remote.name, remote.url
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

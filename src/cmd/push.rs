@@ -1,16 +1,11 @@
 //! `wf push`, `wf fetch` and `wf pull`: share the cache through a remote.
 
-use std::collections::BTreeSet;
-
-use crate::cache::refs;
 use crate::cmd::Report;
-use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
 use crate::exit_code;
 use crate::remote::Remote;
-use crate::transfer;
-use crate::workspace;
+use crate::transfer::{self, Fetch};
 
 /// Options shared by push, fetch and pull.
 #[derive(Debug, clap::Args)]
@@ -58,10 +53,7 @@ fn summary(verb: &str, remote: &Remote, s: &transfer::Summary, json: bool) -> Re
             code,
         };
     }
-    let mut err = format!(
-        "{verb} {} objects ({} already there) with remote `{}` ({})\n",
-        s.transferred, s.present, remote.name, remote.url
-    );
+    let mut err = format!("{}\n", transfer::describe(verb, remote, s));
     for f in &s.failed {
         err.push_str(&format!("error: {f}\n"));
     }
@@ -72,52 +64,12 @@ fn summary(verb: &str, remote: &Remote, s: &transfer::Summary, json: bool) -> Re
     }
 }
 
-/// What push and fetch start from: the cache, the remote, and the tracked contents.
-struct Setup {
-    cache: crate::cache::Cache,
-    remote: Remote,
-    tracked: Vec<refs::Tracked>,
-    infos: Vec<crate::hash::HashInfo>,
-}
-
-fn setup(ctx: &Context, args: &Args) -> Result<Setup, Error> {
-    let config = Config::load(&ctx.root)?;
-    let cache = workspace::cache(&ctx.root, &config)?;
-    let remote = Remote::open(&ctx.root, &config, args.remote.as_deref())?;
-    let tracked = super::checkout::tracked(ctx, &args.targets)?;
-    let infos = tracked
-        .iter()
-        .filter(|t| t.cached)
-        .map(|t| t.info.clone())
-        .collect();
-    Ok(Setup {
-        cache,
-        remote,
-        tracked,
-        infos,
-    })
-}
-
 /// Runs `wf push`.
 pub fn push(ctx: &Context, args: &Args) -> Result<Report, Error> {
-    let Setup {
-        cache,
-        remote,
-        infos,
-        ..
-    } = setup(ctx, args)?;
-    let mut keys = refs::object_keys(&cache, &infos);
-    if args.run_cache {
-        keys.extend(transfer::local_runs(cache.dir()));
-    }
-    let s = crate::exec::runtime()?.block_on(transfer::push(
-        &remote,
-        cache.dir(),
-        &keys,
-        args.jobs,
-        ctx.quiet || args.json,
-    ))?;
-    Ok(summary("pushed", &remote, &s, args.json))
+    let sync = Fetch::open(&ctx.repo(), &args.targets, args.remote.as_deref())?;
+    let quiet = ctx.quiet || args.json;
+    let s = crate::exec::runtime()?.block_on(sync.push(args.jobs, args.run_cache, quiet))?;
+    Ok(summary("pushed", &sync.remote, &s, args.json))
 }
 
 /// Runs `wf fetch`.
@@ -126,38 +78,28 @@ pub fn fetch(ctx: &Context, args: &Args) -> Result<Report, Error> {
     Ok(report)
 }
 
-pub(crate) fn fetch_inner(
-    ctx: &Context,
-    args: &Args,
-) -> Result<(Report, Vec<refs::Tracked>), Error> {
-    let Setup {
-        cache,
-        remote,
-        tracked,
-        infos,
-    } = setup(ctx, args)?;
+fn fetch_inner(ctx: &Context, args: &Args) -> Result<(Report, Fetch), Error> {
+    let sync = Fetch::open(&ctx.repo(), &args.targets, args.remote.as_deref())?;
     let quiet = ctx.quiet || args.json;
-    let rt = crate::exec::runtime()?;
-    let runs = if args.run_cache {
-        rt.block_on(transfer::remote_runs(&remote))?
-    } else {
-        BTreeSet::new()
-    };
-    let s = rt.block_on(transfer::fetch_infos(
-        &remote, &cache, &infos, runs, args.jobs, quiet,
-    ))?;
-    Ok((summary("fetched", &remote, &s, args.json), tracked))
+    let s = crate::exec::runtime()?.block_on(sync.fetch(args.jobs, args.run_cache, quiet))?;
+    Ok((summary("fetched", &sync.remote, &s, args.json), sync))
 }
 
 /// Runs `wf pull`.
 pub fn pull(ctx: &Context, args: &PullArgs) -> Result<Report, Error> {
-    let (mut report, tracked) = fetch_inner(ctx, &args.common)?;
+    let (mut report, sync) = fetch_inner(ctx, &args.common)?;
     if report.code != exit_code::OK {
         return Ok(report);
     }
-    let config = Config::load(&ctx.root)?;
-    let cache = workspace::cache(&ctx.root, &config)?;
-    let (lines, code) = super::checkout::restore(ctx, &cache, &tracked, args.force, false)?;
+    let done = crate::checkout::restore(
+        &ctx.root,
+        &sync.cache,
+        &sync.tracked,
+        args.force,
+        false,
+        !ctx.quiet,
+    )?;
+    let (lines, code) = super::checkout::render(ctx, &done);
     report.stderr.push_str(&lines);
     report.code = code;
     Ok(report)

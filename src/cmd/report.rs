@@ -78,28 +78,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         )
     })?;
 
-    let run: Option<serde_json::Value> =
-        std::fs::read(ctx.root.join(workspace::DIR).join("runs").join("last.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .map(|mut r: serde_json::Value| {
-                let count = |k: &str| r[k].as_array().map_or(0, Vec::len);
-                let mut parts = vec![format!("{} ran", count("ran"))];
-                if count("restored") > 0 {
-                    parts.push(format!("{} restored from the cache", count("restored")));
-                }
-                parts.push(format!("{} up to date", count("skipped")));
-                if count("failed") > 0 {
-                    parts.push(format!("{} failed", count("failed")));
-                }
-                let summary = format!(
-                    "{} in {:.2} s",
-                    parts.join(", "),
-                    r["seconds"].as_f64().unwrap_or(0.0)
-                );
-                r["summary"] = summary.into();
-                r
-            });
+    let run = crate::run::RunRecord::read_last(&ctx.root).map(|r| last_run(&r));
     let deploy_ran = run
         .as_ref()
         .and_then(|r| r["ran"].as_array())
@@ -190,4 +169,40 @@ fn champion(ctx: &Context, pipeline: &Pipeline) -> Option<serde_json::Value> {
         "changed": changed,
         "previous": previous,
     }))
+}
+
+/// The last run as the template sees it: the stages that ran, were restored or failed, and a
+/// summary line.
+fn last_run(r: &crate::run::RunRecord) -> serde_json::Value {
+    use crate::run::StageOutcome;
+    let ran = r.stages_where(|o| matches!(o, StageOutcome::Ran));
+    let restored = r.stages_where(|o| matches!(o, StageOutcome::Restored));
+    let skipped = r.stages_where(|o| matches!(o, StageOutcome::Skipped));
+    let failed: Vec<serde_json::Value> = r
+        .stages
+        .iter()
+        .filter_map(|s| match &s.outcome {
+            StageOutcome::Failed { cause } => {
+                Some(serde_json::json!({"stage": s.stage, "error": cause.to_string()}))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut parts = vec![format!("{} ran", ran.len())];
+    if !restored.is_empty() {
+        parts.push(format!("{} restored from the cache", restored.len()));
+    }
+    parts.push(format!("{} up to date", skipped.len()));
+    if !failed.is_empty() {
+        parts.push(format!("{} failed", failed.len()));
+    }
+    let summary = format!("{} in {:.2} s", parts.join(", "), r.seconds());
+    serde_json::json!({
+        "ran": ran,
+        "restored": restored,
+        "skipped": skipped,
+        "failed": failed,
+        "seconds": r.seconds(),
+        "summary": summary,
+    })
 }

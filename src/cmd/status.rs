@@ -44,7 +44,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let stages: BTreeSet<usize> = if args.targets.is_empty() {
         (0..pipeline.stages.len()).collect()
     } else {
-        let t = select::targets(ctx, &pipeline, &args.targets, false)?;
+        let t = select::targets(&ctx.cwd, &pipeline, &args.targets, false)?;
         select::stages(&pipeline, &dag, &t, Reach::Upstream)
     };
     let locks = LockSet::read(&ctx.root, &pipeline, &stages);

@@ -1,7 +1,44 @@
-//! `Event`: what the scheduler and the executor report while a run goes on. `report` alone turns
-//! them into text; nothing here prints.
+//! `Event`: what the scheduler and the executor report while a run goes on, and `Events`, the
+//! one channel type that fans them out to every subscriber (the terminal reporter, `wf watch`'s
+//! summary, a run store, a live view). `report` alone turns them into text; nothing here prints.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+/// The sending half of a run's events: every event goes to every subscriber, in order. Cloned
+/// into each stage task; a subscriber that has gone away is skipped.
+#[derive(Debug, Clone, Default)]
+pub struct Events {
+    subscribers: Arc<Vec<mpsc::UnboundedSender<Event>>>,
+}
+
+impl Events {
+    /// Events that nobody receives.
+    pub fn none() -> Events {
+        Events::default()
+    }
+
+    /// Adds a subscriber; call before the events are cloned into a run.
+    pub fn subscribe(&mut self) -> mpsc::UnboundedReceiver<Event> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Arc::make_mut(&mut self.subscribers).push(tx);
+        rx
+    }
+
+    /// Sends an event to every subscriber; whether anyone received it.
+    pub fn send(&self, event: Event) -> bool {
+        let mut delivered = false;
+        if let Some((last, rest)) = self.subscribers.split_last() {
+            for tx in rest {
+                delivered |= tx.send(event.clone()).is_ok();
+            }
+            delivered |= last.send(event).is_ok();
+        }
+        delivered
+    }
+}
 
 /// Something that happened during a run.
 #[derive(Debug, Clone)]
@@ -58,6 +95,33 @@ pub enum Event {
         /// The lock file, relative to the root.
         path: String,
     },
+    /// A line about the run itself, not from a stage (what `--pull` fetched).
+    Note {
+        /// The line.
+        message: String,
+    },
+    /// Something went wrong that does not stop the run (the state table could not be saved).
+    Warning {
+        /// What, in a sentence.
+        message: String,
+    },
+    /// Work that takes a while (hashing, transfers) moved on.
+    Progress(Progress),
+}
+
+/// How far a long piece of work has got: shown as a bar while it goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// What is being done (`hashing`, `pushing`): one bar per label.
+    pub label: String,
+    /// Done so far.
+    pub done: u64,
+    /// Done in all, as far as known.
+    pub total: u64,
+    /// Whether `done` and `total` count bytes (else items).
+    pub bytes: bool,
+    /// The work is over: its bar goes away.
+    pub finished: bool,
 }
 
 /// How a stage that started ended.
@@ -69,4 +133,85 @@ pub enum Outcome {
     Failed(String),
     /// It was stopped by Ctrl-C.
     Interrupted,
+}
+
+/// Why a stage failed: its inputs were not there (bad input), its command failed, or wf could
+/// not record what it wrote.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Failure {
+    /// A dependency does not exist.
+    MissingDep {
+        /// The dependency.
+        path: String,
+    },
+    /// Tracked params are missing from their file.
+    MissingParams {
+        /// The params file.
+        file: String,
+        /// The missing keys.
+        keys: Vec<String>,
+    },
+    /// A frozen stage's out is missing (a frozen stage never runs).
+    FrozenOutMissing {
+        /// The out.
+        path: String,
+    },
+    /// The stage's deps, outs or params could not be read.
+    Inputs {
+        /// Why.
+        message: String,
+    },
+    /// The stage's command (or built-in) failed.
+    Command {
+        /// Why (`failed to run: exit 3`).
+        message: String,
+    },
+    /// The stage ended without writing an out.
+    MissingOut {
+        /// The out.
+        path: String,
+    },
+    /// Its outs could not be cached, restored or removed, or its lock entry written.
+    Record {
+        /// Why.
+        message: String,
+    },
+}
+
+impl Failure {
+    /// Whether the cause is bad input (a missing dep or param), which exits with 2, rather than a
+    /// failing command.
+    pub fn bad_input(&self) -> bool {
+        matches!(
+            self,
+            Failure::MissingDep { .. }
+                | Failure::MissingParams { .. }
+                | Failure::FrozenOutMissing { .. }
+                | Failure::Inputs { .. }
+        )
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::MissingDep { path } => write!(f, "dependency '{path}' does not exist"),
+            Failure::MissingParams { file, keys } => {
+                let keys: Vec<String> = keys.iter().map(|k| format!("'{k}'")).collect();
+                write!(
+                    f,
+                    "Parameters {} are missing from '{file}'.",
+                    keys.join(", ")
+                )
+            }
+            Failure::FrozenOutMissing { path } => {
+                write!(f, "stage is frozen and its output '{path}' is missing")
+            }
+            Failure::MissingOut { path } => write!(f, "output '{path}' does not exist"),
+            Failure::Inputs { message }
+            | Failure::Command { message }
+            | Failure::Record { message } => f.write_str(message),
+        }
+    }
 }

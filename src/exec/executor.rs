@@ -9,13 +9,13 @@ use std::path::PathBuf;
 use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-use super::event::{Event, Outcome};
+use super::event::{Event, Events, Outcome};
 use super::shell;
 use crate::hash::HashInfo;
 use crate::repo_path::RepoPath;
-use crate::spec::{Action, Resources, Stage};
+use crate::spec::{Action, ExecutorName, Resources, Stage};
 
 /// A stage ready to run, with everything resolved: an executor decides nothing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,19 +125,33 @@ impl Task {
 
 /// The executors of a run, and which one runs each stage.
 pub struct Executors {
-    /// Every executor the run uses; the first is the default.
-    pub all: Vec<std::sync::Arc<dyn Executor>>,
+    /// Every executor the run uses, by name; the first is this machine's.
+    pub all: Vec<(ExecutorName, std::sync::Arc<dyn Executor>)>,
     /// For each stage of the pipeline, its executor's index in `all`.
-    pub of_stage: Vec<usize>,
+    of_stage: Vec<usize>,
 }
 
 impl Executors {
     /// Every stage on this machine.
     pub fn local() -> Executors {
         Executors {
-            all: vec![std::sync::Arc::new(Local::from_env())],
+            all: vec![(ExecutorName::Local, std::sync::Arc::new(Local::from_env()))],
             of_stage: Vec::new(),
         }
+    }
+
+    /// Adds the executor of stages that name `name`.
+    pub fn add(&mut self, name: ExecutorName, executor: std::sync::Arc<dyn Executor>) {
+        self.all.push((name, executor));
+    }
+
+    /// Gives each stage (by its index in the pipeline) the executor of its name; a name with no
+    /// executor added falls back to this machine's.
+    pub fn assign(&mut self, names: &[ExecutorName]) {
+        self.of_stage = names
+            .iter()
+            .map(|n| self.all.iter().position(|(m, _)| m == n).unwrap_or(0))
+            .collect();
     }
 
     /// The index of the executor of stage `i` (the default for a stage without one).
@@ -147,7 +161,7 @@ impl Executors {
 
     /// The executor of stage `i`.
     pub fn of(&self, i: usize) -> &dyn Executor {
-        self.all[self.index(i)].as_ref()
+        self.all[self.index(i)].1.as_ref()
     }
 }
 
@@ -176,7 +190,7 @@ pub trait Executor: Send + Sync {
     fn run<'a>(
         &'a self,
         task: &'a Task,
-        events: &'a mpsc::UnboundedSender<Event>,
+        events: &'a Events,
         cancel: watch::Receiver<bool>,
     ) -> Running<'a>;
 }
@@ -206,7 +220,7 @@ impl Executor for Local {
     fn run<'a>(
         &'a self,
         task: &'a Task,
-        events: &'a mpsc::UnboundedSender<Event>,
+        events: &'a Events,
         cancel: watch::Receiver<bool>,
     ) -> Running<'a> {
         Box::pin(async move {

@@ -2,24 +2,26 @@
 //! one stage's commands in its own process group, and the events they report. The fourth arrow
 //! of DESIGN.md's flow.
 
+pub mod error;
 pub mod event;
 pub mod executor;
+pub mod node;
 pub mod scheduler;
 pub mod shell;
 pub mod ship;
+pub mod signals;
 pub mod slurm;
+mod stage;
 
-pub use event::{Event, Outcome};
-pub use scheduler::{Plan, Summary, run};
+pub use error::ExecError;
+pub use event::{Event, Events, Failure, Outcome, Progress};
+pub use scheduler::{Plan, StageRun, Summary, run};
 
 /// The tokio runtime of a command that needs one (built explicitly, so `wf dag` never starts
 /// one).
-pub fn runtime() -> Result<tokio::runtime::Runtime, crate::error::Error> {
+pub fn runtime() -> Result<tokio::runtime::Runtime, ExecError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| crate::error::Error::Usage {
-            message: format!("cannot start the runtime: {e}"),
-            help: None,
-        })
+        .map_err(|source| ExecError::Runtime { source })
 }

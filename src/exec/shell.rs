@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-use super::event::{Event, Outcome};
+use super::event::{Event, Events, Outcome};
 
 /// How long a stage gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(3);
@@ -73,7 +73,7 @@ pub async fn run(
     job: &Job,
     commands: &[String],
     shell: &(String, Vec<&'static str>),
-    events: &mpsc::UnboundedSender<Event>,
+    events: &Events,
     cancel: watch::Receiver<bool>,
 ) -> Outcome {
     run_commands(job, commands, shell, events, cancel)
@@ -86,7 +86,7 @@ pub async fn run_commands(
     job: &Job,
     commands: &[String],
     (sh, sh_args): &(String, Vec<&'static str>),
-    events: &mpsc::UnboundedSender<Event>,
+    events: &Events,
     mut cancel: watch::Receiver<bool>,
 ) -> Ended {
     for command in commands {
@@ -180,7 +180,7 @@ fn forward(
     stream: impl tokio::io::AsyncRead + Unpin + Send + 'static,
     stage: String,
     stderr: bool,
-    events: mpsc::UnboundedSender<Event>,
+    events: Events,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).split(b'\n');

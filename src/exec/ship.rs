@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 
-use super::event::{Event, Outcome};
+use super::event::{Event, Events, Outcome};
 use super::executor::Task;
 use crate::cache::refs;
 use crate::cache::{Cache, LinkType};
@@ -156,7 +155,7 @@ impl Shipping {
         job: &JobShipping,
         id: &str,
         outcome: Outcome,
-        events: &mpsc::UnboundedSender<Event>,
+        events: &Events,
     ) -> Outcome {
         let result = match read_result(&self.remote, &job.result_key).await {
             Ok(r) => r,

@@ -4,11 +4,11 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use super::job::{self, JobSpec, Settings};
 use super::queue::{Queue, Tail, Watch, slurm_cli};
-use crate::exec::event::{Event, Outcome};
+use crate::exec::event::{Events, Outcome};
 use crate::exec::executor::{Executor, Running, Task};
 use crate::exec::ship::Shipping;
 
@@ -50,7 +50,7 @@ impl Executor for Slurm {
     fn run<'a>(
         &'a self,
         task: &'a Task,
-        events: &'a mpsc::UnboundedSender<Event>,
+        events: &'a Events,
         cancel: watch::Receiver<bool>,
     ) -> Running<'a> {
         Box::pin(self.run_task(task, events, cancel))
@@ -61,7 +61,7 @@ impl Slurm {
     async fn run_task(
         &self,
         task: &Task,
-        events: &mpsc::UnboundedSender<Event>,
+        events: &Events,
         mut cancel: watch::Receiver<bool>,
     ) -> Outcome {
         let ship = match &self.shipping {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::exec::event::Event;
+use crate::exec::event::{Event, Events};
 
 /// How long any one Slurm command may take before wf gives up on it.
 pub(super) const CLI_TIMEOUT: Duration = Duration::from_secs(60);
@@ -34,7 +34,7 @@ pub(super) struct Watch {
     /// Its stage's address (the prefix of its lines).
     pub(super) stage: String,
     /// Where its lines go.
-    pub(super) events: mpsc::UnboundedSender<Event>,
+    pub(super) events: Events,
     /// Its output files (none when they are on another machine).
     pub(super) tails: Vec<Tail>,
     /// Told how it ended.
@@ -170,7 +170,7 @@ impl Tail {
     }
 
     /// Sends every complete new line; at the end (`last`) the rest too.
-    fn send_lines(&mut self, stage: &str, events: &mpsc::UnboundedSender<Event>, last: bool) {
+    fn send_lines(&mut self, stage: &str, events: &Events, last: bool) {
         if let Ok(mut f) = std::fs::File::open(&self.path)
             && f.seek(SeekFrom::Start(self.offset)).is_ok()
         {
@@ -371,7 +371,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("1.out");
         std::fs::write(&path, "one\ntw").expect("write");
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut tx = Events::none();
+        let mut rx = tx.subscribe();
         let mut tail = Tail::new(path.clone(), false);
         tail.send_lines("s", &tx, false);
         std::fs::write(&path, "one\ntwo\nthr").expect("write");

@@ -1,0 +1,399 @@
+//! The run API: load the pipeline, choose the stages, take the repository lock, run, and return
+//! the run's record. Every command that runs stages (`repro`, `watch`, `verify`, and next
+//! experiments and tuning) goes through here, so they all decide and run alike.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use super::options::{Reach, RunOptions};
+use super::record::RunRecord;
+use crate::cache::Cache;
+use crate::cache::run_cache::RunCache;
+use crate::config::Config;
+use crate::dag::Dag;
+use crate::error::Error;
+use crate::exec::executor::Executors;
+use crate::exec::scheduler::Shared;
+use crate::exec::{self, Event, Events, ExecError, Plan, Summary};
+use crate::hash::Hasher;
+use crate::lock::{Entry, LockSet};
+use crate::params::Params;
+use crate::repo::Repo;
+use crate::repo_lock::RepoLock;
+use crate::spec::{ExecutorName, Pipeline};
+use crate::{select, status, target, workspace};
+
+/// A loaded pipeline and the plan of what to run in it.
+pub struct Loaded {
+    /// The stages.
+    pub pipeline: Pipeline,
+    /// Their graph.
+    pub dag: Dag,
+    /// The selected stages and how to run them.
+    pub plan: Plan,
+}
+
+/// Loads the pipeline and chooses the stages to consider, as `wf repro` does.
+pub fn load(repo: &Repo, opts: &RunOptions) -> Result<Loaded, Error> {
+    let extra = target::named_specs(&repo.root, &repo.cwd, &opts.targets);
+    let pipeline = Pipeline::load(&repo.root, &repo.cwd, &extra)?;
+    let dag = Dag::build(&pipeline)?;
+    let targets = select::targets(&repo.cwd, &pipeline, &opts.targets, opts.glob)?;
+    let stages = select::stages(&pipeline, &dag, &targets, opts.reach);
+    let force: BTreeSet<usize> = if opts.force {
+        stages.clone()
+    } else {
+        BTreeSet::new()
+    };
+    let jobs = opts
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let plan = Plan {
+        stages,
+        force,
+        force_downstream: opts.force_downstream,
+        keep_going: opts.keep_going,
+        jobs,
+    };
+    Ok(Loaded {
+        pipeline,
+        dag,
+        plan,
+    })
+}
+
+/// A run ready to go: the pipeline, its plan and everything its stages share (the state table,
+/// the cache, the executors). Made while the repository lock is held.
+pub struct Prepared {
+    shared: Arc<Shared>,
+    plan: Plan,
+}
+
+/// What `--dry` predicts for one stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DryStage {
+    /// Frozen: never runs.
+    Frozen(String),
+    /// Fresh, and nothing upstream will run.
+    Skip(String),
+    /// Would run, for these reasons, on this executor (`None`: this machine).
+    Run {
+        /// Its address.
+        stage: String,
+        /// Why.
+        reasons: Vec<String>,
+        /// Where, if not here.
+        on: Option<&'static str>,
+    },
+}
+
+/// Opens what a run shares. The hasher's progress, if `opts.progress`, goes to `events`.
+pub fn prepare(
+    repo: &Repo,
+    loaded: Loaded,
+    opts: &RunOptions,
+    events: &Events,
+) -> Result<Prepared, Error> {
+    let Loaded {
+        pipeline,
+        dag,
+        plan,
+    } = loaded;
+    let hasher = Arc::new(
+        Hasher::open(&repo.root, &workspace::state_path(&repo.root)).with_progress(opts.progress),
+    );
+    let _ = events;
+    let config = Config::load(&repo.root)?;
+    let cache = workspace::cache(&repo.root, &config)?;
+    let executors = executors(repo, &pipeline, &config, opts.executor, &hasher, &cache)?;
+    let shared = Shared {
+        root: repo.root.clone(),
+        pipeline,
+        dag,
+        hasher,
+        params: Mutex::new(Params::default()),
+        executors,
+        cache,
+        run_cache: RunCache::new(workspace::cache_dir(&repo.root).join("runs")),
+        use_run_cache: opts.run_cache,
+        git: workspace::in_git(&repo.root),
+        gitignore: Mutex::new(()),
+    };
+    Ok(Prepared {
+        shared: Arc::new(shared),
+        plan,
+    })
+}
+
+/// Runs what `opts` selects: pulls first if asked, takes the repository lock, and runs; the
+/// events go to `events`' subscribers. The record is also saved as the last run's.
+pub fn run(repo: &Repo, opts: &RunOptions, events: Events) -> Result<RunRecord, Error> {
+    let loaded = load(repo, opts)?;
+    if opts.pull {
+        super::pull::pull_first(repo, &opts.targets, &events)?;
+    }
+    let _lock = RepoLock::acquire(&repo.root)?;
+    let prepared = prepare(repo, loaded, opts, &events)?;
+    if let Some(record) = prepared.up_to_date(&events) {
+        return Ok(record);
+    }
+    let runtime = exec::runtime()?;
+    Ok(runtime.block_on(prepared.execute(events)))
+}
+
+impl Prepared {
+    /// The stages.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.shared.pipeline
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Runs the plan; returns (and saves) its record.
+    pub async fn execute(self, events: Events) -> RunRecord {
+        let summary = exec::run(self.shared.clone(), self.plan.clone(), events).await;
+        self.record(&summary)
+    }
+
+    /// The common no-op: when no stage is stale (and none is forced), the record of a run that
+    /// skipped them all, without starting the scheduler. The decisions are the scheduler's own
+    /// (`status::changes` against the lock); any stale stage, or anything the scheduler must
+    /// report (an unreadable dep, a frozen stage's missing out), means `None`: run it.
+    pub fn up_to_date(&self, events: &Events) -> Option<RunRecord> {
+        if !self.plan.force.is_empty() {
+            return None;
+        }
+        let started = (SystemTime::now(), Instant::now());
+        let p = &self.shared.pipeline;
+        let mut summary = Summary {
+            started: Some(started.0),
+            ..Summary::default()
+        };
+        let mut stale = false;
+        self.walk(|i, cur, entry| {
+            let stage = &p.stages[i];
+            let fresh = match cur {
+                Ok(cur) if stage.frozen => cur.outs.iter().all(|(_, h)| h.is_some()),
+                Ok(cur) => status::changes(stage, &cur, entry).is_empty(),
+                Err(_) => false,
+            };
+            if fresh {
+                summary.skipped.push(i);
+                summary.stages.insert(
+                    i,
+                    exec::StageRun {
+                        entry: entry.cloned(),
+                        ..exec::StageRun::default()
+                    },
+                );
+            }
+            stale = !fresh;
+            fresh
+        });
+        if stale {
+            return None;
+        }
+        for &i in &summary.skipped {
+            let _ = events.send(Event::StageSkipped {
+                stage: p.stages[i].address(),
+            });
+        }
+        summary.elapsed = started.1.elapsed();
+        if let Err(e) = self.shared.hasher.save() {
+            let _ = events.send(Event::Warning {
+                message: e.to_string(),
+            });
+        }
+        Some(self.record(&summary))
+    }
+
+    /// The exact prediction of `--dry`: a stage runs if it is stale now, forced, or downstream
+    /// of a stage that will run (unless that stage writes the same bytes again, which cannot be
+    /// known).
+    pub fn dry(&self) -> Vec<DryStage> {
+        let shared = &self.shared;
+        let p = &shared.pipeline;
+        let mut will_run: BTreeSet<usize> = BTreeSet::new();
+        let mut out = Vec::new();
+        self.walk(|i, cur, entry| {
+            let stage = &p.stages[i];
+            let mut reasons: Vec<String> = match cur {
+                Ok(cur) => status::changes(stage, &cur, entry)
+                    .iter()
+                    .map(crate::cmd::status::describe)
+                    .collect(),
+                Err(e) => vec![e],
+            };
+            let upstream: Vec<String> = shared
+                .dag
+                .parents(i)
+                .filter(|j| will_run.contains(j))
+                .map(|j| p.stages[j].address())
+                .collect();
+            let forced =
+                self.plan.force.contains(&i) || self.plan.force_downstream && !upstream.is_empty();
+            if stage.frozen {
+                out.push(DryStage::Frozen(stage.address()));
+            } else if !reasons.is_empty() || forced || !upstream.is_empty() {
+                will_run.insert(i);
+                if forced {
+                    reasons.push("forced".into());
+                }
+                if !upstream.is_empty() {
+                    reasons.push(format!("upstream {} will run", upstream.join(", ")));
+                }
+                let on = match shared.executors.index(i) {
+                    0 => None,
+                    _ => Some(shared.executors.of(i).name()),
+                };
+                out.push(DryStage::Run {
+                    stage: stage.address(),
+                    reasons,
+                    on,
+                });
+            } else {
+                out.push(DryStage::Skip(stage.address()));
+            }
+            true
+        });
+        out
+    }
+
+    /// The record of this run, saved as the last one.
+    fn record(&self, summary: &Summary) -> RunRecord {
+        let shared = &self.shared;
+        let order: Vec<usize> = shared.dag.topo_order();
+        let revision = revision(&shared.root);
+        let record = RunRecord::new(
+            &shared.pipeline,
+            &order,
+            |i| shared.executors.of(i).name(),
+            summary,
+            revision,
+        );
+        // The record is what `wf report` shows; a run is not failed for want of it.
+        let _ = record.save_last(&shared.root);
+        record
+    }
+
+    /// Each selected stage in run order, with its deps, outs and params as they are now and its
+    /// lock entry: what `--dry` and the no-op check decide from. `visit` returns false to stop.
+    fn walk(
+        &self,
+        mut visit: impl FnMut(usize, Result<status::Current, String>, Option<&Entry>) -> bool,
+    ) {
+        let shared = &self.shared;
+        let p = &shared.pipeline;
+        let locks = LockSet::read(&shared.root, p, &self.plan.stages);
+        let mut params = Params::default();
+        for i in shared
+            .dag
+            .topo_order()
+            .into_iter()
+            .filter(|i| self.plan.stages.contains(i))
+        {
+            let stage = &p.stages[i];
+            let cur = status::current(stage, &shared.root, &shared.hasher, &mut params)
+                .map_err(|e| e.to_string());
+            if !visit(i, cur, locks.entry(stage)) {
+                return;
+            }
+        }
+    }
+}
+
+/// Who runs each stage: the stage's `executor:`, else `--executor`, else `[executor] default`,
+/// else this machine. The Slurm executor is set up only if a stage needs it.
+fn executors(
+    repo: &Repo,
+    pipeline: &Pipeline,
+    config: &Config,
+    chosen: Option<ExecutorName>,
+    hasher: &Arc<Hasher>,
+    cache: &Cache,
+) -> Result<Executors, Error> {
+    let default = chosen
+        .or(config.executor.default)
+        .unwrap_or(ExecutorName::Local);
+    let names: Vec<ExecutorName> = pipeline
+        .stages
+        .iter()
+        .map(|s| s.executor.unwrap_or(default))
+        .collect();
+    let mut executors = Executors::local();
+    if names.contains(&ExecutorName::Slurm) {
+        let c = &config.executor.slurm;
+        let poll = c.poll_interval.unwrap_or(0.5);
+        if !(0.01..=3600.0).contains(&poll) {
+            return Err(Error::Config(crate::config::ConfigError::Parse {
+                path: Config::path(&repo.root).display().to_string(),
+                message: format!(
+                    "`poll_interval` in [executor.slurm] must be between 0.01 and 3600 seconds, not {poll}"
+                ),
+            }));
+        }
+        let wf = match &c.wf {
+            Some(path) => std::path::PathBuf::from(path),
+            None => std::env::current_exe().map_err(|source| ExecError::CurrentExe { source })?,
+        };
+        let settings = exec::slurm::Settings {
+            partition: c.partition.clone(),
+            account: c.account.clone(),
+            time: c.time.clone(),
+            sbatch_args: c.sbatch_args.clone().unwrap_or_default(),
+            poll: std::time::Duration::from_secs_f64(poll),
+            wf,
+            log_dir: exec::slurm::log_dir(&repo.root),
+            max_jobs: c.max_jobs.unwrap_or(500).max(1),
+            scratch: c.scratch.clone(),
+        };
+        let shipping = if c.shared_fs.unwrap_or(true) {
+            None
+        } else {
+            Some(exec::ship::Shipping::open(
+                &repo.root,
+                config,
+                c.remote.as_deref(),
+                hasher.clone(),
+                cache.clone(),
+            )?)
+        };
+        executors.add(
+            ExecutorName::Slurm,
+            Arc::new(exec::slurm::Slurm::new(settings, shipping)),
+        );
+    }
+    executors.assign(&names);
+    Ok(executors)
+}
+
+/// Whether `reach` needs its stages' upstream: the default.
+pub fn reach(single_item: bool, downstream: bool) -> Reach {
+    if single_item {
+        Reach::Single
+    } else if downstream {
+        Reach::Downstream
+    } else {
+        Reach::Upstream
+    }
+}
+
+/// The git commit the repository is at, if it is a git checkout with one.
+fn revision(root: &std::path::Path) -> Option<String> {
+    if !workspace::in_git(root) {
+        return None;
+    }
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "--verify", "-q", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let rev = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !rev.is_empty()).then_some(rev)
+}

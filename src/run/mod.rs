@@ -1,0 +1,12 @@
+//! The run API: `RunOptions` in, a typed `RunRecord` out. It loads the pipeline, plans, takes
+//! the repository lock, hands the plan to the scheduler and records what happened; every command
+//! that runs stages calls it. The "RunOptions ──run API──▶ scheduler" arrow of DESIGN.md's flow.
+
+mod engine;
+mod options;
+mod pull;
+pub mod record;
+
+pub use engine::{DryStage, Loaded, Prepared, load, prepare, reach, run};
+pub use options::{Reach, RunOptions};
+pub use record::{RunRecord, RunStatus, StageOutcome, StageRecord};

@@ -1,0 +1,33 @@
+//! `RunOptions`: what a run selects and how it runs it, whichever command starts it.
+
+use crate::spec::ExecutorName;
+
+pub use crate::select::Reach;
+
+/// What to run and how: the choices `wf repro`, `wf watch`, experiments and tuning share.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stages, foreach/matrix groups, spec files or `spec:stage` (empty: the working folder's
+    /// spec).
+    pub targets: Vec<String>,
+    /// The targets' upstream (the default), only the targets, or their downstream.
+    pub reach: Reach,
+    /// Targets are shell-style wildcards.
+    pub glob: bool,
+    /// Run the selected stages even if nothing changed.
+    pub force: bool,
+    /// Once a stage runs, run everything downstream of it too.
+    pub force_downstream: bool,
+    /// How many stages may run at once (`None`: the number of cores).
+    pub jobs: Option<usize>,
+    /// After a failure, keep running every stage that does not depend on it.
+    pub keep_going: bool,
+    /// Where stages that do not name an executor run (`None`: `[executor] default`, else local).
+    pub executor: Option<ExecutorName>,
+    /// Restore stages from earlier runs with the same inputs.
+    pub run_cache: bool,
+    /// First fetch from the default remote what the stages need and check out what is missing.
+    pub pull: bool,
+    /// Hashing shows its progress (as events).
+    pub progress: bool,
+}
