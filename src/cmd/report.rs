@@ -14,7 +14,6 @@ use crate::dag::Dag;
 use crate::dag_render::{self, ViewOptions};
 use crate::error::Error;
 use crate::spec::{Action, Pipeline};
-use crate::workspace;
 
 /// The built-in template.
 const TEMPLATE: &str = include_str!("report_template.md.j2");
