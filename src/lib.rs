@@ -20,6 +20,7 @@ pub mod hash;
 pub mod lock;
 pub mod params;
 pub mod pointer;
+pub mod progress;
 pub mod remote;
 pub mod repo;
 pub mod repo_lock;

@@ -202,13 +202,13 @@ fn show_progress(
     p: crate::exec::Progress,
 ) {
     if p.finished {
-        if let Some(bar) = shown.remove(&p.label) {
+        if let Some(bar) = shown.remove(p.kind) {
             bar.finish_and_clear();
             bars.remove(&bar);
         }
         return;
     }
-    let bar = shown.entry(p.label.clone()).or_insert_with(|| {
+    let bar = shown.entry(p.kind.to_string()).or_insert_with(|| {
         let template = if p.bytes {
             "{wide_msg} {bar:24} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})"
         } else {
@@ -225,5 +225,5 @@ fn show_progress(
         bar.set_length(p.total);
     }
     bar.set_position(p.done);
-    bar.set_message(p.label);
+    bar.set_message(p.message);
 }

@@ -106,22 +106,7 @@ pub enum Event {
         message: String,
     },
     /// Work that takes a while (hashing, transfers) moved on.
-    Progress(Progress),
-}
-
-/// How far a long piece of work has got: shown as a bar while it goes on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Progress {
-    /// What is being done (`hashing`, `pushing`): one bar per label.
-    pub label: String,
-    /// Done so far.
-    pub done: u64,
-    /// Done in all, as far as known.
-    pub total: u64,
-    /// Whether `done` and `total` count bytes (else items).
-    pub bytes: bool,
-    /// The work is over: its bar goes away.
-    pub finished: bool,
+    Progress(crate::progress::Progress),
 }
 
 /// How a stage that started ended.

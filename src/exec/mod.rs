@@ -13,8 +13,9 @@ pub mod signals;
 pub mod slurm;
 mod stage;
 
+pub use crate::progress::Progress;
 pub use error::ExecError;
-pub use event::{Event, Events, Failure, Outcome, Progress};
+pub use event::{Event, Events, Failure, Outcome};
 pub use scheduler::{Plan, StageRun, Summary, run};
 
 /// The tokio runtime of a command that needs one (built explicitly, so `wf dag` never starts

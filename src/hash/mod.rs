@@ -19,7 +19,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use indicatif::MultiProgress;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -104,7 +103,7 @@ pub enum HashError {
 ///
 /// It is `Sync`: one `Hasher` can serve many threads at once. Hashing that is still going after
 /// half a second shows a progress bar on stderr when stderr is a terminal; see
-/// [`Hasher::with_progress`] and [`Hasher::set_progress_bars`].
+/// [`Hasher::with_progress`] and [`Hasher::set_progress_sink`].
 #[derive(Debug)]
 pub struct Hasher {
     root: PathBuf,
@@ -140,13 +139,11 @@ impl Hasher {
         }
     }
 
-    /// From now on, draws the progress bar among `bars` (`None`: alone on stderr, the default),
-    /// so that it shares the terminal with other bars, such as those of a run's stages, instead
-    /// of overwriting their line. Lines printed meanwhile must then go through
-    /// [`MultiProgress::suspend`] or [`MultiProgress::println`]. Whether there is a bar at all
-    /// is still [`Hasher::with_progress`]'s choice.
-    pub fn set_progress_bars(&self, bars: Option<MultiProgress>) {
-        self.progress.among(bars);
+    /// From now on, reports progress to `sink` (during a run: the run's events, drawn by its
+    /// reporter) instead of drawing a bar alone on stderr (`None`, the default). Whether there
+    /// is progress at all is still [`Hasher::with_progress`]'s choice.
+    pub fn set_progress_sink(&self, sink: Option<crate::progress::Sink>) {
+        self.progress.report_to(sink);
     }
 
     /// Hash of a file or folder under the root; Ok(None) when the path does not exist. A symlink

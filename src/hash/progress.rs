@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::progress::Sink;
 
 /// How long a run of hashing goes on before its bar appears.
 const DELAY: Duration = Duration::from_millis(500);
@@ -25,17 +27,28 @@ const NEVER: u64 = u64::MAX;
 const TEMPLATE: &str = "{wide_msg} {bar:24} {binary_bytes}/{binary_total_bytes} \
                         ({binary_bytes_per_sec}, {eta})";
 
-/// Where a shown bar is drawn.
-#[derive(Debug, Clone, Default)]
+/// Where a shown bar goes.
+#[derive(Clone, Default)]
 enum Draw {
-    /// Alone on stderr.
+    /// Drawn alone on stderr.
     #[default]
     Stderr,
-    /// Among the bars of a `MultiProgress` (which draws on stderr), so that they share the lines.
-    Among(MultiProgress),
+    /// Reported to a sink (a run's events, whose reporter draws it among the run's bars).
+    Sink(Sink),
     /// Counted but never drawn: for tests.
     #[cfg(test)]
     Hidden,
+}
+
+impl std::fmt::Debug for Draw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Draw::Stderr => "Stderr",
+            Draw::Sink(_) => "Sink",
+            #[cfg(test)]
+            Draw::Hidden => "Hidden",
+        })
+    }
 }
 
 /// Counts the bytes a `Hasher` hashes and draws them as a bar when that takes a while.
@@ -92,9 +105,9 @@ impl Progress {
         Progress::with(false, Draw::Stderr)
     }
 
-    /// From the next bar on, draws it among `bars`, or alone on stderr if `None`.
-    pub(crate) fn among(&self, bars: Option<MultiProgress>) {
-        self.lock().draw = bars.map_or(Draw::Stderr, Draw::Among);
+    /// From the next bar on, reports it to `sink`, or draws it alone on stderr if `None`.
+    pub(crate) fn report_to(&self, sink: Option<Sink>) {
+        self.lock().draw = sink.map_or(Draw::Stderr, Draw::Sink);
     }
 
     /// A reporter that counts but never draws.
@@ -233,12 +246,27 @@ impl Progress {
             bar.set_message(label(items.iter().map(|(_, what)| what.as_str())));
             *relabel = false;
         }
+        if let Some(Draw::Sink(sink)) = shown {
+            sink(crate::progress::Progress {
+                kind: "hashing",
+                message: bar.message(),
+                done,
+                total,
+                bytes: true,
+                finished: false,
+            });
+        }
         if shown.is_none() && due(elapsed, done, total) {
             match draw {
                 Draw::Stderr => bar.set_draw_target(ProgressDrawTarget::stderr()),
-                Draw::Among(bars) => {
-                    bars.add(bar.clone());
-                }
+                Draw::Sink(sink) => sink(crate::progress::Progress {
+                    kind: "hashing",
+                    message: bar.message(),
+                    done,
+                    total,
+                    bytes: true,
+                    finished: false,
+                }),
                 #[cfg(test)]
                 Draw::Hidden => {}
             }
@@ -257,9 +285,16 @@ impl Progress {
         self.next_tick.store(NEVER, Ordering::Relaxed);
         if let (Some(bar), Some(shown)) = (run.bar.take(), run.shown.take()) {
             bar.finish_and_clear();
-            // Removed from the bars it was added to, even if the setting changed since.
-            if let Draw::Among(bars) = shown {
-                bars.remove(&bar);
+            // Its end goes where its start went, even if the setting changed since.
+            if let Draw::Sink(sink) = shown {
+                sink(crate::progress::Progress {
+                    kind: "hashing",
+                    message: bar.message(),
+                    done: 0,
+                    total: 0,
+                    bytes: true,
+                    finished: true,
+                });
             }
         }
         run.items.clear();
@@ -422,20 +457,32 @@ mod tests {
     }
 
     #[test]
-    fn a_bar_shown_among_others_leaves_them_when_the_run_ends() {
-        let bars = MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
+    fn a_bar_reported_to_a_sink_ends_there_when_the_run_ends() {
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
         let p = Progress::counting();
-        p.among(Some(bars.clone()));
+        let into = seen.clone();
+        p.report_to(Some(std::sync::Arc::new(move |r| {
+            into.lock().unwrap().push(r);
+        })));
         let run = p.run();
         let _item = p.item("a", 100);
+        p.advance(40);
         let start = p.lock().start;
         p.tick(start + nanos(DELAY));
-        assert!(matches!(p.lock().shown, Some(Draw::Among(_))));
-        // Changing the setting meanwhile does not lose track of where the bar is.
-        p.among(None);
+        assert!(matches!(p.lock().shown, Some(Draw::Sink(_))));
+        // Changing the setting meanwhile does not lose track of where the bar went.
+        p.report_to(None);
         drop(run);
         assert!(p.lock().shown.is_none() && p.lock().bar.is_none());
         assert!(matches!(p.lock().draw, Draw::Stderr));
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(
+            (seen[0].kind, seen[0].done, seen[0].total),
+            ("hashing", 40, 100)
+        );
+        assert_eq!(seen[0].message, "hashing a");
+        assert!(seen[1].finished);
     }
 
     #[test]

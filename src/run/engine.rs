@@ -103,7 +103,12 @@ pub fn prepare(
     let hasher = Arc::new(
         Hasher::open(&repo.root, &workspace::state_path(&repo.root)).with_progress(opts.progress),
     );
-    let _ = events;
+    if opts.progress {
+        let events = events.clone();
+        hasher.set_progress_sink(Some(Arc::new(move |p| {
+            let _ = events.send(Event::Progress(p));
+        })));
+    }
     let config = Config::load(&repo.root)?;
     let cache = workspace::cache(&repo.root, &config)?;
     let executors = executors(repo, &pipeline, &config, opts.executor, &hasher, &cache)?;
@@ -156,6 +161,8 @@ impl Prepared {
     /// Runs the plan; returns (and saves) its record.
     pub async fn execute(self, events: Events) -> RunRecord {
         let summary = exec::run(self.shared.clone(), self.plan.clone(), events).await;
+        // The hasher outlives the run in no one's hands, but its sink must let the events end.
+        self.shared.hasher.set_progress_sink(None);
         self.record(&summary)
     }
 
@@ -208,6 +215,7 @@ impl Prepared {
                 message: e.to_string(),
             });
         }
+        self.shared.hasher.set_progress_sink(None);
         Some(self.record(&summary))
     }
 
