@@ -177,7 +177,7 @@ impl<'de> Deserialize<'de> for KeyText {
         match raw {
             Raw::Str(s) => Ok(KeyText(s)),
             Raw::Int(i) => Ok(KeyText(i.to_string())),
-            Raw::Float(f) => Ok(KeyText(super::value::python_float(f))),
+            Raw::Float(f) => Ok(KeyText(super::python::python_float(f))),
             Raw::Bool(b) => Ok(KeyText(if b { "True" } else { "False" }.into())),
             Raw::Null => Ok(KeyText("None".into())),
             Raw::Seq(_) | Raw::Map(_) => Err(de::Error::custom("a mapping key must be a scalar")),
