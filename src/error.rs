@@ -32,12 +32,29 @@ pub enum Error {
     /// The config is unreadable.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// A dep, out or folder could not be hashed.
+    #[error(transparent)]
+    Hash(#[from] crate::hash::HashError),
+    /// A lock file cannot be read, parsed or written.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     /// Another wf is writing the repository.
     #[error(transparent)]
     Locked(#[from] crate::repo_lock::RepoLockError),
     /// Writing to stdout failed (a closed pipe is not an error: see `lib.rs`).
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+}
+
+impl From<crate::status::CheckError> for Error {
+    /// A stage that cannot be checked: a params file is bad input (rendered with its line and
+    /// caret as the spec's errors are), a file that cannot be hashed is an I/O failure.
+    fn from(e: crate::status::CheckError) -> Error {
+        match e {
+            crate::status::CheckError::Hash(e) => Error::Hash(e),
+            crate::status::CheckError::Params(e) => Error::Spec(e),
+        }
+    }
 }
 
 impl Error {
@@ -47,8 +64,13 @@ impl Error {
             Error::Spec(_) | Error::Usage { .. } | Error::Locked(_) | Error::Model(_) => {
                 exit_code::BAD_INPUT
             }
-            Error::Output(_) | Error::Cache(_) | Error::Remote(_) => exit_code::FAILED,
+            Error::Output(_) | Error::Cache(_) | Error::Remote(_) | Error::Hash(_) => {
+                exit_code::FAILED
+            }
             Error::Config(_) => exit_code::BAD_INPUT,
+            // A lock that does not parse is bad input; one that cannot be read or written is not.
+            Error::Lock(crate::lock::LockError::Parse { .. }) => exit_code::BAD_INPUT,
+            Error::Lock(_) => exit_code::FAILED,
         }
     }
 
@@ -74,11 +96,13 @@ impl Error {
                     path.display()
                 )),
             ),
+            Error::Config(e) => (e.loc().map(|l| (l, String::new())), vec![], e.help()),
             Error::Locked(_)
             | Error::Model(_)
             | Error::Cache(_)
             | Error::Remote(_)
-            | Error::Config(_) => (None, vec![], None),
+            | Error::Hash(_)
+            | Error::Lock(_) => (None, vec![], None),
             Error::Output(_) => (None, vec![], None),
         };
         let mut group = Group::with_title(Level::ERROR.primary_title(title.as_str()));

@@ -57,11 +57,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let order = dag.topo_order();
     for &i in order.iter().filter(|i| stages.contains(i)) {
         let stage = &pipeline.stages[i];
-        let cur =
-            status::current(stage, &ctx.root, &hasher, &mut params).map_err(|e| Error::Usage {
-                message: e.to_string(),
-                help: None,
-            })?;
+        let cur = status::current(stage, &ctx.root, &hasher, &mut params)?;
         let changes = status::changes(stage, &cur, locks.entry(stage));
         if !changes.is_empty() {
             stale_set.insert(i);
