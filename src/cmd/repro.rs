@@ -327,7 +327,7 @@ fn dry_run(shared: &Shared, plan: &Plan) -> String {
         let reasons: Vec<String> = match cur {
             Ok(cur) => status::changes(stage, &cur, entry)
                 .iter()
-                .map(crate::cmd::status::describe)
+                .map(ToString::to_string)
                 .collect(),
             Err(e) => vec![e],
         };
