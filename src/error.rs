@@ -64,6 +64,10 @@ impl Error {
             Error::Spec(_) | Error::Usage { .. } | Error::Locked(_) | Error::Model(_) => {
                 exit_code::BAD_INPUT
             }
+            // A socket or a name that is not UTF-8 is what the user gave; the rest is I/O.
+            Error::Hash(
+                crate::hash::HashError::NotRegular { .. } | crate::hash::HashError::NonUtf8 { .. },
+            ) => exit_code::BAD_INPUT,
             Error::Output(_) | Error::Cache(_) | Error::Remote(_) | Error::Hash(_) => {
                 exit_code::FAILED
             }

@@ -114,3 +114,20 @@ fn a_dep_that_cannot_be_hashed_fails_with_1() {
         .stderr_contains("error: cannot read `loop`")
         .run();
 }
+
+#[test]
+fn a_dep_that_is_a_pipe_is_bad_input() {
+    let t = Test::new().write(
+        "pipeline.yaml",
+        "stages:\n  a:\n    cmd: echo a\n    deps: [fifo]\n",
+    );
+    let made = std::process::Command::new("mkfifo")
+        .arg(t.path().join("fifo"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    t.arg("status")
+        .status(2)
+        .stderr("error: `fifo` is neither a file nor a folder\n")
+        .run();
+}
