@@ -9,19 +9,12 @@ use crate::cache::refs::{self, Tracked};
 use crate::dag::Dag;
 use crate::error::Error;
 use crate::hash::Hasher;
+use crate::pointer::PointerError;
 use crate::repo::Repo;
 use crate::select::{self, Reach};
 use crate::spec::Pipeline;
 use crate::target;
 use crate::workspace;
-
-/// A pointer file (`PATH.wf`) that cannot be read.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct PointerError {
-    /// What is wrong with it, naming the file.
-    pub message: String,
-}
 
 /// What the targets' stages (default: all) and, without targets, the `wf add`ed paths track.
 pub fn tracked(repo: &Repo, targets: &[String]) -> Result<Vec<Tracked>, Error> {
@@ -70,10 +63,7 @@ pub fn restore(
     let hasher = Hasher::open(root, &workspace::state_path(root)).with_progress(progress);
     let mut done = Restored::default();
     for t in tracked.iter().filter(|t| t.cached) {
-        let now = hasher.hash(&t.path).map_err(|e| Error::Usage {
-            message: e.to_string(),
-            help: None,
-        })?;
+        let now = hasher.hash(&t.path)?;
         let same = now.as_ref().is_some_and(|h| h.hash == t.info.hash);
         if same && !relink {
             continue;

@@ -6,10 +6,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::workspace;
+use crate::spec::{Loc, Source, Span};
 
 /// The default remote when none is configured: a folder in the repository.
 pub const DEFAULT_REMOTE_DIR: &str = "dvc_remote";
+
+/// The config files, relative to the repository root. Their folder is the workspace's `.wf`,
+/// named here because the workspace reads the config and not the other way round (a test in
+/// `workspace.rs` keeps the two the same).
+const FILE: &str = ".wf/config";
+const LOCAL_FILE: &str = ".wf/config.local";
 
 /// Errors reading or writing the config.
 #[derive(Debug, thiserror::Error)]
@@ -24,14 +30,48 @@ pub enum ConfigError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The file is not valid TOML of the expected shape.
+    /// A value the config cannot hold.
     #[error("`{path}` is not a valid config: {message}")]
     Parse {
         /// The file.
         path: String,
-        /// The parser's message (with line and column).
+        /// What is wrong.
         message: String,
     },
+    /// The file is not TOML of the expected shape.
+    #[error("invalid config: {message}")]
+    Syntax {
+        /// What is wrong, in wf's words (with the place when `loc` is not shown).
+        message: String,
+        /// The place, when the file may be shown (never `.wf/config.local`: it holds secrets).
+        loc: Option<Loc>,
+    },
+    /// `[cache] type` names no link type.
+    #[error("unknown cache type `{value}` in `{FILE}`")]
+    UnknownCacheType {
+        /// The value written.
+        value: String,
+    },
+}
+
+impl ConfigError {
+    /// The place in the file the error points at.
+    pub fn loc(&self) -> Option<&Loc> {
+        match self {
+            ConfigError::Syntax { loc, .. } => loc.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The `help:` line.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            ConfigError::UnknownCacheType { .. } => {
+                Some("use `reflink`, `copy`, `hardlink` or `symlink`".into())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The whole config.
@@ -186,12 +226,12 @@ pub struct RemoteConfig {
 impl Config {
     /// `.wf/config`.
     pub fn path(root: &Path) -> PathBuf {
-        root.join(workspace::DIR).join("config")
+        root.join(FILE)
     }
 
     /// `.wf/config.local`.
     pub fn local_path(root: &Path) -> PathBuf {
-        root.join(workspace::DIR).join("config.local")
+        root.join(LOCAL_FILE)
     }
 
     /// Reads one file (missing: empty).
@@ -207,10 +247,7 @@ impl Config {
                 });
             }
         };
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+        toml::from_str(&text).map_err(|e| syntax(path, text, &e))
     }
 
     /// The config and the local config, merged (local values win).
@@ -244,6 +281,18 @@ impl Config {
         Ok(config)
     }
 
+    /// The link type of `[cache] type` (reflink, then copy, when unset).
+    pub fn link_type(&self) -> Result<crate::cache::LinkType, ConfigError> {
+        match self.cache.link.as_deref() {
+            None => Ok(crate::cache::LinkType::default()),
+            Some(t) => {
+                crate::cache::LinkType::parse(t).ok_or_else(|| ConfigError::UnknownCacheType {
+                    value: t.to_string(),
+                })
+            }
+        }
+    }
+
     /// Writes one file atomically.
     pub fn write_file(&self, path: &Path) -> Result<(), ConfigError> {
         let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Parse {
@@ -256,4 +305,35 @@ impl Config {
             source,
         })
     }
+}
+
+/// toml's error in wf's words: its message without its own rendering of the line, and the place
+/// as a `Loc` so the line and caret render as every other error's.
+fn syntax(path: &Path, text: String, e: &toml::de::Error) -> ConfigError {
+    let local = path.file_name().is_some_and(|n| n == "config.local");
+    let name = match path.parent().and_then(Path::file_name) {
+        Some(dir) if dir == ".wf" => if local { LOCAL_FILE } else { FILE }.to_string(),
+        _ => path.display().to_string(),
+    };
+    let mut message = e.message().trim_end().to_string();
+    let span = e.span().map(|r| Span::of_bytes(&text, r));
+    if let Some(s) = span {
+        // toml says only "duplicate key": name it.
+        let written = text.get(s.offset..s.offset + s.len).unwrap_or("").trim();
+        if message == "duplicate key" && !written.is_empty() {
+            message = format!("duplicate key `{}`", written.trim_matches(['[', ']', '"']));
+        }
+        if local {
+            message = format!("{message} at `{name}:{}:{}`", s.line, s.col);
+        }
+    }
+    let loc = span.filter(|_| !local).map(|span| Loc {
+        src: std::sync::Arc::new(Source {
+            name,
+            path: path.to_path_buf(),
+            text,
+        }),
+        span,
+    });
+    ConfigError::Syntax { message, loc }
 }

@@ -32,6 +32,12 @@ pub enum Error {
     /// The config is unreadable.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// A dep, out or folder could not be hashed.
+    #[error(transparent)]
+    Hash(#[from] crate::hash::HashError),
+    /// A lock file cannot be read, parsed or written.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     /// Another wf is writing the repository.
     #[error(transparent)]
     Locked(#[from] crate::repo_lock::RepoLockError),
@@ -46,10 +52,21 @@ pub enum Error {
     Watch(#[from] crate::watch::WatchError),
     /// A pointer file is unreadable.
     #[error(transparent)]
-    Pointer(#[from] crate::checkout::PointerError),
+    Pointer(#[from] crate::pointer::PointerError),
     /// Writing to stdout failed (a closed pipe is not an error: see `lib.rs`).
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+}
+
+impl From<crate::status::CheckError> for Error {
+    /// A stage that cannot be checked: a params file is bad input (rendered with its line and
+    /// caret as the spec's errors are), a file that cannot be hashed is an I/O failure.
+    fn from(e: crate::status::CheckError) -> Error {
+        match e {
+            crate::status::CheckError::Hash(e) => Error::Hash(e),
+            crate::status::CheckError::Params(e) => Error::Spec(e),
+        }
+    }
 }
 
 impl Error {
@@ -59,15 +76,23 @@ impl Error {
             Error::Spec(_) | Error::Usage { .. } | Error::Locked(_) | Error::Model(_) => {
                 exit_code::BAD_INPUT
             }
+            // A socket or a name that is not UTF-8 is what the user gave; the rest is I/O.
+            Error::Hash(
+                crate::hash::HashError::NotRegular { .. } | crate::hash::HashError::NonUtf8 { .. },
+            ) => exit_code::BAD_INPUT,
             Error::Output(_)
             | Error::Cache(_)
             | Error::Remote(_)
+            | Error::Hash(_)
             | Error::Exec(_)
             | Error::Watch(_) => exit_code::FAILED,
             Error::Pointer(_) => exit_code::BAD_INPUT,
             Error::Verify(crate::verify::VerifyError::Scratch { .. }) => exit_code::FAILED,
             Error::Verify(_) => exit_code::BAD_INPUT,
             Error::Config(_) => exit_code::BAD_INPUT,
+            // A lock that does not parse is bad input; one that cannot be read or written is not.
+            Error::Lock(crate::lock::LockError::Parse { .. }) => exit_code::BAD_INPUT,
+            Error::Lock(_) => exit_code::FAILED,
         }
     }
 
@@ -93,11 +118,13 @@ impl Error {
                     path.display()
                 )),
             ),
+            Error::Config(e) => (e.loc().map(|l| (l, String::new())), vec![], e.help()),
             Error::Locked(_)
             | Error::Model(_)
             | Error::Cache(_)
             | Error::Remote(_)
-            | Error::Config(_) => (None, vec![], None),
+            | Error::Hash(_)
+            | Error::Lock(_) => (None, vec![], None),
             Error::Exec(e) => (None, vec![], e.help().map(str::to_string)),
             Error::Verify(e) => (None, vec![], e.help().map(str::to_string)),
             Error::Output(_) | Error::Pointer(_) | Error::Watch(_) => (None, vec![], None),

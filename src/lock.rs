@@ -160,7 +160,15 @@ impl Lock {
         };
         let lock: Lock = serde_saphyr::from_str(&text).map_err(|e| LockError::Parse {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message: match e.location() {
+                Some(l) => format!(
+                    "{} at line {}, column {}",
+                    crate::spec::yaml::message(&e),
+                    l.line(),
+                    l.column()
+                ),
+                None => crate::spec::yaml::message(&e),
+            },
         })?;
         if lock.version != VERSION {
             return Err(LockError::Parse {

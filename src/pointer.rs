@@ -79,3 +79,11 @@ pub fn data_path(pointer: &RepoPath) -> Option<RepoPath> {
     let s = pointer.as_str().strip_suffix(SUFFIX)?;
     RepoPath::root().join(s)
 }
+
+/// A pointer file (`PATH.wf`) that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct PointerError {
+    /// What is wrong with it, naming the file.
+    pub message: String,
+}

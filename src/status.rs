@@ -1,14 +1,15 @@
 //! `Check`: whether a stage must run, decided from its inputs as hashed now against its lock
 //! entry, exactly as DVC decides (DVC-SEMANTICS.md §5). `status`, `repro` and `watch` share it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::dag::Dag;
 use crate::hash::{HashError, HashInfo, Hasher};
-use crate::lock::{Entry, LockCmd, PathHash};
+use crate::lock::{Entry, LockCmd, LockSet, PathHash};
 use crate::params::{self, Params};
 use crate::spec::value::Value;
-use crate::spec::{Action, Cmd, SpecError, Stage};
+use crate::spec::{Action, Cmd, Pipeline, SpecError, Stage};
 
 /// How one path or key differs from the lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,22 @@ pub enum Change {
     Command,
     /// `always_changed: true`.
     Always,
+}
+
+impl std::fmt::Display for Change {
+    /// One change in words, for `repro --dry`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::Dep(p, k) => write!(f, "dep '{p}' {}", k.word()),
+            Change::ParamsFile(p, k) => write!(f, "params '{p}' {}", k.word()),
+            Change::Param { file, key, kind } => {
+                write!(f, "param '{key}' of '{file}' {}", kind.word())
+            }
+            Change::Out(p, k) => write!(f, "out '{p}' {}", k.word()),
+            Change::Command => f.write_str("changed command"),
+            Change::Always => f.write_str("always changed"),
+        }
+    }
 }
 
 /// The current state of a stage's inputs and outputs, hashed once.
@@ -124,6 +141,52 @@ pub fn current(
         outs,
         params: tracked,
     })
+}
+
+/// What `wf status` reports: the stages that will run, in topological order.
+#[derive(Debug, Default)]
+pub struct Stale {
+    /// Stages whose own inputs, command or outputs changed, with what changed.
+    pub changed: Vec<(usize, Vec<Change>)>,
+    /// Stages fresh themselves that will run because stages upstream of them are stale (their
+    /// addresses).
+    pub upstream: Vec<(usize, Vec<String>)>,
+}
+
+/// Checks `stages` of `pipeline` in `order` (the DAG's topological order) against `locks`.
+pub fn stale(
+    pipeline: &Pipeline,
+    dag: &Dag,
+    order: &[usize],
+    stages: &BTreeSet<usize>,
+    root: &Path,
+    hasher: &Hasher,
+    locks: &LockSet,
+) -> Result<Stale, CheckError> {
+    let mut params = Params::default();
+    let mut out = Stale::default();
+    let mut stale_set = BTreeSet::new();
+    for &i in order.iter().filter(|i| stages.contains(i)) {
+        let stage = &pipeline.stages[i];
+        let cur = current(stage, root, hasher, &mut params)?;
+        let changes = changes(stage, &cur, locks.entry(stage));
+        if !changes.is_empty() {
+            stale_set.insert(i);
+            out.changed.push((i, changes));
+        } else if !stage.frozen {
+            // Unlike DVC, which shows only stages stale right now.
+            let from: Vec<String> = dag
+                .parents(i)
+                .filter(|j| stale_set.contains(j))
+                .map(|j| pipeline.stages[j].address())
+                .collect();
+            if !from.is_empty() {
+                stale_set.insert(i);
+                out.upstream.push((i, from));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The lock identity of what a stage runs.

@@ -30,15 +30,11 @@ pub fn cache_dir(root: &Path) -> PathBuf {
 pub fn cache(
     root: &Path,
     config: &crate::config::Config,
-) -> Result<crate::cache::Cache, crate::error::Error> {
-    let link = match config.cache.link.as_deref() {
-        None => crate::cache::LinkType::default(),
-        Some(t) => crate::cache::LinkType::parse(t).ok_or_else(|| crate::error::Error::Usage {
-            message: format!("unknown cache type `{t}` in `.wf/config`"),
-            help: Some("use `reflink`, `copy`, `hardlink` or `symlink`".into()),
-        })?,
-    };
-    Ok(crate::cache::Cache::new(cache_dir(root), link))
+) -> Result<crate::cache::Cache, crate::config::ConfigError> {
+    Ok(crate::cache::Cache::new(
+        cache_dir(root),
+        config.link_type()?,
+    ))
 }
 
 /// Adds `/name` to the `.gitignore` of `dir` unless it is there (as DVC does for cached outs
@@ -63,4 +59,20 @@ pub fn ignore_in_git(dir: &Path, name: &str) -> std::io::Result<()> {
 /// Whether the repository is a git checkout.
 pub fn in_git(root: &Path) -> bool {
     root.ancestors().any(|d| d.join(".git").exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn the_config_lives_in_the_workspace_folder() {
+        let root = Path::new("/repo");
+        assert_eq!(Config::path(root), root.join(DIR).join("config"));
+        assert_eq!(
+            Config::local_path(root),
+            root.join(DIR).join("config.local")
+        );
+    }
 }

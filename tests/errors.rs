@@ -27,16 +27,125 @@ fn invalid_yaml() {
 }
 
 #[test]
-fn duplicate_key() {
+fn duplicate_key_in_the_spec_points_at_both() {
     spec_error(
         "stages:\n  a:\n    cmd: echo a\n    cmd: echo b\n",
-        "error: invalid YAML: duplicate mapping key: cmd, set DuplicateKeyPolicy in Options if acceptable
+        "error: duplicate key `cmd`
  --> pipeline.yaml:4:5
   |
+3 |     cmd: echo a
+  |     --- first written here
 4 |     cmd: echo b
-  |     ^
+  |     ^^^ written again here
+  |
+  = help: a key can appear once in a mapping: keep one of them
 ",
     );
+}
+
+#[test]
+fn duplicate_key_in_params_points_at_both() {
+    Test::new()
+        .write(
+            "pipeline.yaml",
+            "stages:\n  a:\n    cmd: echo a\n    params: [train.lr]\n",
+        )
+        .write("params.yaml", "train:\n  lr: 1\n  epochs: 3\n  lr: 2\n")
+        .arg("status")
+        .status(2)
+        .stderr(
+            "error: duplicate key `lr`
+ --> params.yaml:4:3
+  |
+2 |   lr: 1
+  |   -- first written here
+3 |   epochs: 3
+4 |   lr: 2
+  |   ^^ written again here
+  |
+  = help: a key can appear once in a mapping: keep one of them
+",
+        )
+        .run();
+}
+
+#[test]
+fn duplicate_key_in_a_flow_mapping_points_at_the_second() {
+    spec_error(
+        "stages:\n  a: {cmd: echo a, cmd: echo b}\n",
+        "error: duplicate key `cmd`
+ --> pipeline.yaml:2:20
+  |
+2 |   a: {cmd: echo a, cmd: echo b}
+  |                    ^^^ written again here
+  |
+  = help: a key can appear once in a mapping: keep one of them
+",
+    );
+}
+
+#[test]
+fn bad_config_value_points_at_its_line() {
+    Test::new()
+        .write("pipeline.yaml", "stages:\n  a:\n    cmd: echo a\n")
+        .write(".wf/config", "[core]\nremote = \n")
+        .args(["remote", "list"])
+        .status(2)
+        .stderr(
+            "error: invalid config: string values must be quoted, expected literal string
+ --> .wf/config:2:10
+  |
+2 | remote = 
+  |          ^
+",
+        )
+        .run();
+}
+
+#[test]
+fn unknown_config_key_points_at_it() {
+    Test::new()
+        .write("pipeline.yaml", "stages:\n  a:\n    cmd: echo a\n")
+        .write(".wf/config", "[core]\nremot = \"x\"\n")
+        .arg("add")
+        .arg("pipeline.yaml")
+        .status(2)
+        .stderr(
+            "error: invalid config: unknown field `remot`, expected `remote`
+ --> .wf/config:2:1
+  |
+2 | remot = \"x\"
+  | ^^^^^
+",
+        )
+        .run();
+}
+
+#[test]
+fn duplicate_config_table_names_it() {
+    Test::new()
+        .write("pipeline.yaml", "stages:\n  a:\n    cmd: echo a\n")
+        .write(".wf/config", "[core]\nremote = \"a\"\n[core]\n")
+        .args(["remote", "list"])
+        .status(2)
+        .stderr_contains("error: invalid config: duplicate key `core`\n --> .wf/config:3:2\n")
+        .run();
+}
+
+#[test]
+fn bad_local_config_names_its_place_but_never_shows_its_lines() {
+    Test::new()
+        .write("pipeline.yaml", "stages:\n  a:\n    cmd: echo a\n")
+        .write(
+            ".wf/config.local",
+            "[remote.s3]\nsecret_access_key = hunter2\n",
+        )
+        .args(["remote", "list"])
+        .status(2)
+        .stderr(
+            "error: invalid config: string values must be quoted, expected literal string at `.wf/config.local:2:21`\n",
+        )
+        .run();
 }
 
 #[test]

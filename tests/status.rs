@@ -77,3 +77,57 @@ fn changed_command_and_always_changed() {
         .stdout("t:\n\tchanged command\n\talways changed\n")
         .run();
 }
+
+#[test]
+fn a_params_file_that_does_not_parse_shows_its_line_and_caret() {
+    // `custom.yaml` is read only to check the stage, not for `${}`: its error used to lose its
+    // place on the way out of `wf status`.
+    Test::new()
+        .write(
+            "pipeline.yaml",
+            "stages:\n  a:\n    cmd: echo a\n    params:\n      - custom.yaml:\n        - lr\n",
+        )
+        .write("custom.yaml", "seed: 1\nlr: [0.1\n")
+        .arg("status")
+        .status(2)
+        .stderr(
+            "error: invalid YAML: unclosed bracket '['
+ --> custom.yaml:2:5
+  |
+2 | lr: [0.1
+  |     ^
+",
+        )
+        .run();
+}
+
+#[test]
+fn a_dep_that_cannot_be_hashed_fails_with_1() {
+    // A link to itself cannot be read: an I/O failure, not bad input.
+    let t = Test::new().write(
+        "pipeline.yaml",
+        "stages:\n  a:\n    cmd: echo a\n    deps: [loop]\n",
+    );
+    std::os::unix::fs::symlink("loop", t.path().join("loop")).unwrap();
+    t.arg("status")
+        .status(1)
+        .stderr_contains("error: cannot read `loop`")
+        .run();
+}
+
+#[test]
+fn a_dep_that_is_a_pipe_is_bad_input() {
+    let t = Test::new().write(
+        "pipeline.yaml",
+        "stages:\n  a:\n    cmd: echo a\n    deps: [fifo]\n",
+    );
+    let made = std::process::Command::new("mkfifo")
+        .arg(t.path().join("fifo"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    t.arg("status")
+        .status(2)
+        .stderr("error: `fifo` is neither a file nor a folder\n")
+        .run();
+}

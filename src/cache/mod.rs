@@ -56,6 +56,22 @@ pub enum CacheError {
     },
 }
 
+/// serde_json's error in wf's words, with its place.
+fn json_message(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Syntax => "not valid JSON".to_string(),
+        serde_json::error::Category::Eof => "the JSON ends early".to_string(),
+        // serde's own messages ("missing field `hash`") read well; drop serde_json's place.
+        _ => {
+            let text = e.to_string();
+            text.rsplit_once(" at line ")
+                .map_or(text.as_str(), |(m, _)| m)
+                .to_string()
+        }
+    };
+    format!("{what} at line {}, column {}", e.line(), e.column())
+}
+
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CacheError + use<> {
     let path = path.display().to_string();
     move |source| CacheError::Io {
@@ -181,7 +197,7 @@ impl Cache {
         }
         serde_json::from_slice(&bytes).map_err(|e| CacheError::BadManifest {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message: json_message(&e),
         })
     }
 

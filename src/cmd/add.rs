@@ -1,5 +1,6 @@
 //! `wf add`: track a data file or folder that no stage produces, as `dvc add` does.
 
+use crate::cache::CacheError;
 use crate::cmd::Report;
 use crate::config::Config;
 use crate::context::Context;
@@ -26,9 +27,10 @@ pub struct Args {
 pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let config = Config::load(&ctx.root)?;
     let cache = workspace::cache(&ctx.root, &config)?;
-    workspace::ensure_dir(&ctx.root).map_err(|(path, e)| Error::Usage {
-        message: format!("cannot create `{}`: {e}", path.display()),
-        help: None,
+    workspace::ensure_dir(&ctx.root).map_err(|(path, source)| CacheError::Io {
+        action: "create",
+        path: path.display().to_string(),
+        source,
     })?;
     let hasher =
         Hasher::open(&ctx.root, &workspace::state_path(&ctx.root)).with_progress(!ctx.quiet);
@@ -61,12 +63,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
             ));
         }
         let info = hasher
-            .hash(&path)
-            .map_err(|e| usage(e.to_string(), None))?
+            .hash(&path)?
             .ok_or_else(|| usage(format!("`{written}` does not exist"), None))?;
-        let manifest = hasher
-            .manifest(&path)
-            .map_err(|e| usage(e.to_string(), None))?;
+        let manifest = hasher.manifest(&path)?;
         let abs = path.to_path(&ctx.root);
         cache.save(&abs, &info, manifest.as_deref())?;
         let name = path.parts().last().unwrap_or_default().to_string();

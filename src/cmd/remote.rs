@@ -1,7 +1,7 @@
 //! `wf remote`: configure where `push` and `pull` share the cache.
 
 use crate::cmd::Report;
-use crate::config::{Config, RemoteConfig};
+use crate::config::{Config, ConfigError, RemoteConfig};
 use crate::context::Context;
 use crate::error::Error;
 
@@ -61,9 +61,10 @@ pub enum RemoteCommand {
 
 /// Runs `wf remote`.
 pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
-    crate::workspace::ensure_dir(&ctx.root).map_err(|(path, e)| Error::Usage {
-        message: format!("cannot create `{}`: {e}", path.display()),
-        help: None,
+    crate::workspace::ensure_dir(&ctx.root).map_err(|(path, source)| ConfigError::Io {
+        action: "create",
+        path: path.display().to_string(),
+        source,
     })?;
     let path = Config::path(&ctx.root);
     let mut config = Config::read_file(&path)?;

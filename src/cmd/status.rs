@@ -11,7 +11,6 @@ use crate::error::Error;
 use crate::exit_code;
 use crate::hash::Hasher;
 use crate::lock::LockSet;
-use crate::params::Params;
 use crate::select::{self, Reach};
 use crate::spec::Pipeline;
 use crate::status::{self, Change};
@@ -50,36 +49,11 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let locks = LockSet::read(&ctx.root, &pipeline, &stages);
     let hasher = Hasher::open(&ctx.root, &workspace::state_path(&ctx.root))
         .with_progress(!ctx.quiet && !args.json);
-    let mut params = Params::default();
-    let mut stale: Vec<(usize, Vec<Change>)> = Vec::new();
-    let mut stale_set = BTreeSet::new();
-    let mut upstream: Vec<(usize, Vec<String>)> = Vec::new();
     let order = dag.topo_order();
-    for &i in order.iter().filter(|i| stages.contains(i)) {
-        let stage = &pipeline.stages[i];
-        let cur =
-            status::current(stage, &ctx.root, &hasher, &mut params).map_err(|e| Error::Usage {
-                message: e.to_string(),
-                help: None,
-            })?;
-        let changes = status::changes(stage, &cur, locks.entry(stage));
-        if !changes.is_empty() {
-            stale_set.insert(i);
-            stale.push((i, changes));
-        } else if !stage.frozen {
-            let from: Vec<String> = dag
-                .parents(i)
-                .filter(|j| stale_set.contains(j))
-                .map(|j| pipeline.stages[j].address())
-                .collect();
-            if !from.is_empty() {
-                stale_set.insert(i);
-                upstream.push((i, from));
-            }
-        }
-    }
+    let status::Stale { changed, upstream } =
+        status::stale(&pipeline, &dag, &order, &stages, &ctx.root, &hasher, &locks)?;
     let _ = hasher.save();
-    let any = !stale_set.is_empty();
+    let any = !changed.is_empty() || !upstream.is_empty();
     let code = if any && (args.check || ctx.quiet) {
         exit_code::FAILED
     } else {
@@ -94,7 +68,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     }
     let out = if args.json {
         let mut map = serde_json::Map::new();
-        for (i, changes) in &stale {
+        for (i, changes) in &changed {
             map.insert(pipeline.stages[*i].address(), to_json(changes));
         }
         for (i, from) in &upstream {
@@ -108,7 +82,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         "Data and pipelines are up to date.\n".to_string()
     } else {
         let mut text = String::new();
-        let mut all: Vec<(usize, String)> = stale.iter().map(|(i, c)| (*i, render(c))).collect();
+        let mut all: Vec<(usize, String)> = changed.iter().map(|(i, c)| (*i, render(c))).collect();
         all.extend(upstream.iter().map(|(i, from)| {
             (
                 *i,
@@ -244,16 +218,4 @@ fn group(changes: &[Change]) -> Grouped {
         }
     }
     (deps, params, outs)
-}
-
-/// One change in words, for `repro --dry`.
-pub fn describe(change: &Change) -> String {
-    match change {
-        Change::Dep(p, k) => format!("dep '{p}' {}", k.word()),
-        Change::ParamsFile(f, k) => format!("params '{f}' {}", k.word()),
-        Change::Param { file, key, kind } => format!("param '{key}' of '{file}' {}", kind.word()),
-        Change::Out(p, k) => format!("out '{p}' {}", k.word()),
-        Change::Command => "changed command".into(),
-        Change::Always => "always changed".into(),
-    }
 }

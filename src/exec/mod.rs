@@ -17,6 +17,7 @@ pub use crate::progress::Progress;
 pub use error::ExecError;
 pub use event::{Event, Events, Failure, Outcome};
 pub use scheduler::{Plan, StageRun, Summary, run};
+pub use stage::Shared;
 
 /// The tokio runtime of a command that needs one (built explicitly, so `wf dag` never starts
 /// one).

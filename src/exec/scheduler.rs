@@ -5,22 +5,16 @@
 //! process group and keeps what finished.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::event::{Event, Events, Failure, Outcome};
-use super::executor::{Executors, Task};
-use super::stage::{self, Verdict};
-use crate::cache::{Cache, run_cache::RunCache};
-use crate::dag::Dag;
-use crate::hash::Hasher;
+use super::executor::Task;
+use super::stage::{self, Shared, Verdict};
 use crate::lock::{Entry, LockSet};
-use crate::params::Params;
-use crate::spec::Pipeline;
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -84,33 +78,6 @@ impl Summary {
             .filter(|i| !self.restored.contains(i))
             .collect()
     }
-}
-
-/// What every stage task shares.
-pub struct Shared {
-    /// The repository root.
-    pub root: PathBuf,
-    /// The stages.
-    pub pipeline: Pipeline,
-    /// Their graph.
-    pub dag: Dag,
-    /// Content hashes with the state table.
-    pub hasher: Arc<Hasher>,
-    /// Params files read so far.
-    pub params: Mutex<Params>,
-    /// Who runs each stage.
-    pub executors: Executors,
-    /// The object cache.
-    pub cache: Cache,
-    /// The run-cache.
-    pub run_cache: RunCache,
-    /// Whether the repository is a git checkout (cached outs go to `.gitignore`).
-    pub git: bool,
-    /// Held while a `.gitignore` is rewritten: stages finishing together share folders.
-    pub gitignore: Mutex<()>,
-    /// Whether to restore from the run-cache (`--no-run-cache` turns it off; runs are recorded
-    /// either way).
-    pub use_run_cache: bool,
 }
 
 /// The result of one stage's task.

@@ -2,12 +2,47 @@
 //! decides), remove its outs before it runs, and afterwards hash, cache and record what it
 //! wrote. The scheduler calls these on the blocking pool.
 
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
 use super::event::Failure;
+use super::executor::Executors;
 use super::executor::Input;
-use super::scheduler::Shared;
+use crate::cache::{Cache, run_cache::RunCache};
+use crate::dag::Dag;
+use crate::hash::Hasher;
 use crate::lock::Entry;
+use crate::params::Params;
 use crate::spec::OutKind;
+use crate::spec::Pipeline;
 use crate::status;
+
+/// What every stage task shares.
+pub struct Shared {
+    /// The repository root.
+    pub root: PathBuf,
+    /// The stages.
+    pub pipeline: Pipeline,
+    /// Their graph.
+    pub dag: Dag,
+    /// Content hashes with the state table.
+    pub hasher: Arc<Hasher>,
+    /// Params files read so far.
+    pub params: Mutex<Params>,
+    /// Who runs each stage.
+    pub executors: Executors,
+    /// The object cache.
+    pub cache: Cache,
+    /// The run-cache.
+    pub run_cache: RunCache,
+    /// Whether the repository is a git checkout (cached outs go to `.gitignore`).
+    pub git: bool,
+    /// Held while a `.gitignore` is rewritten: stages finishing together share folders.
+    pub gitignore: Mutex<()>,
+    /// Whether to restore from the run-cache (`--no-run-cache` turns it off; runs are recorded
+    /// either way).
+    pub use_run_cache: bool,
+}
 
 /// What to do with a stage, decided just before it would run.
 pub(super) enum Verdict {
@@ -49,7 +84,7 @@ pub(super) fn decide(
     if !forced && changes.is_empty() {
         return Ok((Verdict::Fresh, Vec::new()));
     }
-    let mut reasons: Vec<String> = changes.iter().map(crate::cmd::status::describe).collect();
+    let mut reasons: Vec<String> = changes.iter().map(ToString::to_string).collect();
     if forced {
         reasons.push("forced".into());
     }

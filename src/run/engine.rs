@@ -14,8 +14,7 @@ use crate::config::Config;
 use crate::dag::Dag;
 use crate::error::Error;
 use crate::exec::executor::Executors;
-use crate::exec::scheduler::Shared;
-use crate::exec::{self, Event, Events, ExecError, Plan, Summary};
+use crate::exec::{self, Event, Events, ExecError, Plan, Shared, Summary};
 use crate::hash::Hasher;
 use crate::lock::{Entry, LockSet};
 use crate::params::Params;
@@ -232,7 +231,7 @@ impl Prepared {
             let mut reasons: Vec<String> = match cur {
                 Ok(cur) => status::changes(stage, &cur, entry)
                     .iter()
-                    .map(crate::cmd::status::describe)
+                    .map(ToString::to_string)
                     .collect(),
                 Err(e) => vec![e],
             };

@@ -20,7 +20,17 @@ pub enum SpecError {
         /// The folder searched.
         dir: String,
     },
-    /// The YAML itself is malformed (or has a duplicate key).
+    /// A mapping has the same key twice.
+    #[error("duplicate key `{key}`")]
+    DuplicateKey {
+        /// The key.
+        key: String,
+        /// Its second occurrence.
+        loc: Loc,
+        /// Its first occurrence, when it could be found.
+        first: Option<Loc>,
+    },
+    /// The YAML itself is malformed.
     #[error("invalid YAML: {message}")]
     Yaml {
         /// The parser's message.
@@ -281,6 +291,15 @@ impl SpecError {
                 Some("create `pipeline.yaml` (or run from a folder that has one), or pass `-C DIR`".into()),
             ),
             SpecError::Yaml { loc, .. } => (Some((loc, String::new())), None),
+            SpecError::DuplicateKey { loc, first, .. } => {
+                if let Some(first) = first {
+                    secondary.push((first, "first written here".into()));
+                }
+                (
+                    Some((loc, "written again here".into())),
+                    Some("a key can appear once in a mapping: keep one of them".into()),
+                )
+            }
             SpecError::UnknownField {
                 suggestion, loc, ..
             } => (

@@ -1,6 +1,6 @@
-//! `${}` interpolation exactly as DVC does it: the context of params.yaml and `vars`, key paths,
-//! native values for a lone `${x}`, Python's text for numbers, and mappings unpacked into
-//! `--key value` flags in `cmd` only.
+//! `${}` interpolation exactly as DVC does it: the scope (DVC's context) of params.yaml and
+//! `vars`, key paths, native values for a lone `${x}`, Python's text for numbers, and mappings
+//! unpacked into `--key value` flags in `cmd` only.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,7 +16,7 @@ use super::yaml::{self, Key, Kind, Node};
 /// The variables visible to a stage: params.yaml, top-level and stage `vars`, and, inside a
 /// foreach/matrix, `item` and `key`.
 #[derive(Debug, Clone, Default)]
-pub struct Context {
+pub struct Scope {
     data: IndexMap<String, Value>,
     /// Which source defined each dotted key path (for "cannot redefine" errors).
     sources: HashMap<String, String>,
@@ -24,7 +24,7 @@ pub struct Context {
     imports: HashMap<String, Option<Vec<String>>>,
 }
 
-impl Context {
+impl Scope {
     /// Loads a vars entry naming a file: `path` or `path:key1,key2`, relative to `dir` (a folder
     /// relative to `root`). `loc` is the entry in the spec (`None` for the default params.yaml).
     pub fn load_file(
@@ -191,13 +191,13 @@ impl Context {
     }
 
     /// Sets `item` (and `key`, for a mapping or a matrix) for one generated stage.
-    pub fn with_item(&self, item: Value, key: Option<String>) -> Context {
-        let mut ctx = self.clone();
-        ctx.data.insert("item".into(), item);
+    pub fn with_item(&self, item: Value, key: Option<String>) -> Scope {
+        let mut scope = self.clone();
+        scope.data.insert("item".into(), item);
         if let Some(key) = key {
-            ctx.data.insert("key".into(), Value::Str(key));
+            scope.data.insert("key".into(), Value::Str(key));
         }
-        ctx
+        scope
     }
 
     /// Looks up a key path such as `train.lr`, `models[1]` or `models.1`.
@@ -365,13 +365,13 @@ impl Site<'_> {
 pub fn resolve_str(
     node: &Node,
     s: &str,
-    ctx: &Context,
+    scope: &Scope,
     site: &Site<'_>,
 ) -> Result<Value, SpecError> {
     let found = matches(s);
     let lookup = |m: &Match<'_>| -> Result<&Value, SpecError> {
         let inner = if m.inner.contains("${") {
-            resolve_str(node, m.inner, ctx, site)?.to_text()
+            resolve_str(node, m.inner, scope, site)?.to_text()
         } else {
             m.inner.to_string()
         };
@@ -381,7 +381,7 @@ pub fn resolve_str(
             reason,
             loc: site.loc(node, Some((m.start, m.end))),
         })?;
-        ctx.select(&segs).ok_or_else(|| SpecError::Undefined {
+        scope.select(&segs).ok_or_else(|| SpecError::Undefined {
             key: inner.trim().to_string(),
             field: site.field.to_string(),
             loc: site.loc(node, Some((m.start, m.end))),
@@ -435,13 +435,13 @@ pub fn resolve_str(
 }
 
 /// Resolves every string (and mapping key) in a tree; the result keeps the original spans.
-pub fn resolve_node(node: &Node, ctx: &Context, site: &Site<'_>) -> Result<Node, SpecError> {
+pub fn resolve_node(node: &Node, scope: &Scope, site: &Site<'_>) -> Result<Node, SpecError> {
     let kind = match &node.kind {
-        Kind::Str(s) => return Ok(from_value(resolve_str(node, s, ctx, site)?, node.span)),
+        Kind::Str(s) => return Ok(from_value(resolve_str(node, s, scope, site)?, node.span)),
         Kind::Seq(items) => Kind::Seq(
             items
                 .iter()
-                .map(|i| resolve_node(i, ctx, site))
+                .map(|i| resolve_node(i, scope, site))
                 .collect::<Result<_, _>>()?,
         ),
         Kind::Map(entries) => Kind::Map(
@@ -452,11 +452,11 @@ pub fn resolve_node(node: &Node, ctx: &Context, site: &Site<'_>) -> Result<Node,
                         kind: Kind::Str(k.name.clone()),
                         span: k.span,
                     };
-                    let name = match resolve_str(&key_node, &k.name, ctx, site)? {
+                    let name = match resolve_str(&key_node, &k.name, scope, site)? {
                         Value::Str(s) => s,
                         other => other.to_text(),
                     };
-                    Ok((Key { name, span: k.span }, resolve_node(v, ctx, site)?))
+                    Ok((Key { name, span: k.span }, resolve_node(v, scope, site)?))
                 })
                 .collect::<Result<_, SpecError>>()?,
         ),
@@ -554,14 +554,14 @@ fn shell_quote(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn ctx(yaml_text: &str) -> Context {
+    fn scope(yaml_text: &str) -> Scope {
         let src = Arc::new(Source {
             name: "params.yaml".into(),
             path: "params.yaml".into(),
             text: yaml_text.into(),
         });
         let node = yaml::parse(&src).unwrap();
-        let mut c = Context::default();
+        let mut c = Scope::default();
         let Value::Map(m) = Value::from_node(&node) else {
             panic!()
         };
@@ -569,7 +569,7 @@ mod tests {
         c
     }
 
-    fn resolve(c: &Context, key: &str, s: &str) -> Result<Value, SpecError> {
+    fn resolve(c: &Scope, key: &str, s: &str) -> Result<Value, SpecError> {
         let src = Arc::new(Source {
             name: "dvc.yaml".into(),
             path: "dvc.yaml".into(),
@@ -597,7 +597,7 @@ mod tests {
     }
 
     #[track_caller]
-    fn case(c: &Context, s: &str, expected: &str) {
+    fn case(c: &Scope, s: &str, expected: &str) {
         match resolve(c, "cmd", s).unwrap() {
             Value::Str(got) => assert_eq!(got, expected),
             other => panic!("{other:?}"),
@@ -608,7 +608,7 @@ mod tests {
 
     #[test]
     fn key_paths() {
-        let c = ctx(PARAMS);
+        let c = scope(PARAMS);
         case(&c, "x ${a.b.c}", "x 3");
         case(&c, "${lst[1]}-${lst.0}", "y-x");
         case(&c, "${ name }!", "cnn!");
@@ -617,7 +617,7 @@ mod tests {
 
     #[test]
     fn scalars_render_as_dvc() {
-        let c = ctx(PARAMS);
+        let c = scope(PARAMS);
         case(
             &c,
             "lr=${lr} s=${small} f=${flag} y=${yes_str} o=${oct} n=${none}",
@@ -627,14 +627,14 @@ mod tests {
 
     #[test]
     fn escape_keeps_literal() {
-        let c = ctx(PARAMS);
+        let c = scope(PARAMS);
         case(&c, "echo \\${name} ${name}", "echo ${name} cnn");
         case(&c, "echo \\${nothing}", "echo ${nothing}");
     }
 
     #[test]
     fn lone_interpolation_keeps_type() {
-        let c = ctx(PARAMS);
+        let c = scope(PARAMS);
         assert_eq!(resolve(&c, "cmd", "${flag}").unwrap(), Value::Bool(true));
         assert_eq!(resolve(&c, "cmd", "${lr}").unwrap(), Value::Float(0.001));
         assert_eq!(
@@ -653,7 +653,7 @@ mod tests {
 
     #[test]
     fn dict_unpacks_into_flags_in_cmd_only() {
-        let c = ctx(PARAMS);
+        let c = scope(PARAMS);
         case(
             &c,
             "python t.py ${cfg}",
@@ -675,7 +675,7 @@ mod tests {
 
     #[test]
     fn lists_cannot_be_interpolated_into_strings() {
-        let c = ctx(PARAMS);
+        let c = scope(PARAMS);
         assert!(matches!(
             resolve(&c, "cmd", "echo ${lst}"),
             Err(SpecError::BadInterpolationType {
@@ -694,7 +694,7 @@ mod tests {
 
     #[test]
     fn undefined_and_malformed_keys() {
-        let c = ctx(PARAMS);
+        let c = scope(PARAMS);
         assert!(
             matches!(resolve(&c, "cmd", "echo ${nope}"), Err(SpecError::Undefined { key, .. }) if key == "nope")
         );
@@ -719,7 +719,7 @@ mod tests {
 
     #[test]
     fn redefinition_is_an_error() {
-        let mut c = ctx(PARAMS);
+        let mut c = scope(PARAMS);
         let mut more = IndexMap::new();
         more.insert(
             "a".to_string(),
@@ -752,7 +752,7 @@ mod tests {
 
     #[test]
     fn nested_interpolation_selects_by_a_value() {
-        let c = ctx("which: b\nopts: {a: 1, b: 2}\n");
+        let c = scope("which: b\nopts: {a: 1, b: 2}\n");
         case(&c, "x ${opts.${which}}", "x 2");
     }
 

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod interp;
+mod python;
 pub mod resolve;
 pub mod schema;
 pub mod source;

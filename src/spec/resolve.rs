@@ -7,7 +7,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use super::error::SpecError;
-use super::interp::{self, Context, Site};
+use super::interp::{self, Scope, Site};
 use super::schema::{DefKind, RawSpec, StageDef};
 use super::source::Loc;
 use super::stage::{
@@ -27,24 +27,24 @@ pub fn resolve(root: &Path, spec: &Arc<SpecFile>, raw: &RawSpec) -> Result<Vec<S
         src: src.clone(),
         span: node.span,
     };
-    let mut ctx = Context::default();
+    let mut scope = Scope::default();
     if spec
         .dir
         .join(DEFAULT_PARAMS)
         .is_some_and(|p| p.to_path(root).is_file())
     {
-        ctx.load_file(root, spec.dir.as_str(), DEFAULT_PARAMS, None)?;
+        scope.load_file(root, spec.dir.as_str(), DEFAULT_PARAMS, None)?;
     }
-    load_vars(&mut ctx, root, spec.dir.as_str(), &raw.vars, "", &loc)?;
+    load_vars(&mut scope, root, spec.dir.as_str(), &raw.vars, "", &loc)?;
     let mut stages = Vec::new();
     for def in &raw.stages {
-        expand(root, spec, def, &ctx, &mut stages)?;
+        expand(root, spec, def, &scope, &mut stages)?;
     }
     Ok(stages)
 }
 
 fn load_vars(
-    ctx: &mut Context,
+    scope: &mut Scope,
     root: &Path,
     dir: &str,
     vars: &[Node],
@@ -53,14 +53,14 @@ fn load_vars(
 ) -> Result<(), SpecError> {
     for (i, item) in vars.iter().enumerate() {
         match &item.kind {
-            Kind::Str(file) => ctx.load_file(root, dir, file, Some(&loc(item)))?,
+            Kind::Str(file) => scope.load_file(root, dir, file, Some(&loc(item)))?,
             _ => {
                 let source = if stage.is_empty() {
                     format!("vars[{i}]")
                 } else {
                     format!("{stage}.vars[{i}]")
                 };
-                ctx.merge_inline(item, &source, &loc(item))?;
+                scope.merge_inline(item, &source, &loc(item))?;
             }
         }
     }
@@ -72,7 +72,7 @@ fn expand(
     root: &Path,
     spec: &Arc<SpecFile>,
     def: &StageDef,
-    ctx: &Context,
+    scope: &Scope,
     out: &mut Vec<Stage>,
 ) -> Result<(), SpecError> {
     let name = &def.name.name;
@@ -83,13 +83,13 @@ fn expand(
     };
     match &def.kind {
         DefKind::Plain(template) => {
-            out.push(build(root, spec, name, None, template, ctx, &key_loc)?)
+            out.push(build(root, spec, name, None, template, scope, &key_loc)?)
         }
         DefKind::Foreach { foreach, template } => {
             let field = format!("stages.{name}.foreach");
             let data = interp::resolve_node(
                 foreach,
-                ctx,
+                scope,
                 &Site {
                     field: &field,
                     key: "foreach",
@@ -123,7 +123,7 @@ fn expand(
                 other => return Err(not_iterable(other.type_name())),
             };
             for (key, item, key_var) in items {
-                let c = ctx.with_item(item, key_var);
+                let c = scope.with_item(item, key_var);
                 let stage_name = format!("{name}@{key}");
                 out.push(build(
                     root,
@@ -140,7 +140,7 @@ fn expand(
             let field = format!("stages.{name}.matrix");
             let data = interp::resolve_node(
                 matrix,
-                ctx,
+                scope,
                 &Site {
                     field: &field,
                     key: "matrix",
@@ -193,7 +193,7 @@ fn expand(
                     });
                 }
                 let key = fragments.join("-");
-                let c = ctx.with_item(Value::Map(item), Some(key.clone()));
+                let c = scope.with_item(Value::Map(item), Some(key.clone()));
                 let stage_name = format!("{name}@{key}");
                 out.push(build(
                     root,
@@ -217,7 +217,7 @@ fn build(
     name: &str,
     group: Option<&str>,
     template: &Node,
-    ctx: &Context,
+    scope: &Scope,
     key_loc: &Loc,
 ) -> Result<Stage, SpecError> {
     let src = &spec.src;
@@ -230,14 +230,14 @@ fn build(
 
     // Stage vars are visible to this stage only.
     let mut local;
-    let mut ctx = ctx;
+    let mut scope = scope;
     if let Some(vars) = template.get("vars").and_then(|v| match &v.kind {
         Kind::Seq(items) => Some(items),
         _ => None,
     }) {
-        local = ctx.clone();
+        local = scope.clone();
         load_vars(&mut local, root, spec.dir.as_str(), vars, name, &loc)?;
-        ctx = &local;
+        scope = &local;
     }
 
     let resolve = |key: &str| -> Result<Option<Node>, SpecError> {
@@ -246,7 +246,7 @@ fn build(
             .map(|node| {
                 interp::resolve_node(
                     node,
-                    ctx,
+                    scope,
                     &Site {
                         field: &field(key),
                         key,

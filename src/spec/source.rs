@@ -56,6 +56,26 @@ impl Span {
     }
 }
 
+impl Span {
+    /// A span from a byte range of `text` (clamped to it), as parsers that count bytes give.
+    pub fn of_bytes(text: &str, range: std::ops::Range<usize>) -> Span {
+        let mut offset = range.start.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = before[line_start..].chars().count() + 1;
+        Span {
+            line,
+            col,
+            offset,
+            len: range.end.min(text.len()).saturating_sub(offset),
+        }
+    }
+}
+
 /// A span together with the source it points into: where an error happened.
 #[derive(Debug, Clone)]
 pub struct Loc {
@@ -83,5 +103,14 @@ mod tests {
         assert_eq!(&text[s.offset..s.offset + s.len], "x2");
         let s = Span::at(text, 2, 1, 100);
         assert_eq!(&text[s.offset..s.offset + s.len], "bé: x2");
+    }
+
+    #[test]
+    fn span_from_bytes() {
+        let text = "a: 1\nbé: x2\n";
+        let s = Span::of_bytes(text, 10..12);
+        assert_eq!((s.line, s.col, s.len), (2, 5, 2));
+        assert_eq!(&text[s.offset..s.offset + s.len], "x2");
+        assert_eq!(Span::of_bytes(text, 0..1).col, 1);
     }
 }

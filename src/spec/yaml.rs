@@ -94,26 +94,87 @@ pub fn parse(src: &Arc<Source>) -> Result<Node, SpecError> {
     options.non_finite_float_policy = serde_saphyr::options::NonFiniteFloatPolicy::PassThrough;
     options.with_snippet = false;
     let raw: Spanned<Raw> =
-        serde_saphyr::from_str_with_options(&src.text, options).map_err(|e| {
-            let (line, col) = e
-                .location()
-                .map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
-            let message = e.to_string();
-            // serde-saphyr appends " at line L, column C"; the caret already says where.
-            let message = message
-                .rsplit_once(" at line ")
-                .map_or(message.as_str(), |(m, _)| m)
-                .trim_start_matches("error: ")
-                .to_string();
-            SpecError::Yaml {
-                message,
-                loc: Loc {
-                    src: src.clone(),
-                    span: Span::at(&src.text, line.max(1), col.max(1), 1),
-                },
-            }
-        })?;
+        serde_saphyr::from_str_with_options(&src.text, options).map_err(|e| translate(src, &e))?;
     Ok(convert(&src.text, raw))
+}
+
+/// serde-saphyr's error in wf's words, at its place: a duplicate key names the key and, when it
+/// can be found, its first occurrence.
+fn translate(src: &Arc<Source>, e: &serde_saphyr::Error) -> SpecError {
+    let (line, col) = e
+        .location()
+        .map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
+    let (line, col) = (line.max(1), col.max(1));
+    if let serde_saphyr::Error::DuplicateMappingKey { key: Some(key), .. } = e.without_snippet() {
+        let first = first_key(&src.text, key, line, col).map(|(l, c)| Loc {
+            src: src.clone(),
+            span: Span::at(&src.text, l, c, key.chars().count()),
+        });
+        return SpecError::DuplicateKey {
+            key: key.clone(),
+            loc: Loc {
+                src: src.clone(),
+                span: Span::at(&src.text, line, col, key.chars().count()),
+            },
+            first,
+        };
+    }
+    SpecError::Yaml {
+        message: message(e),
+        loc: Loc {
+            src: src.clone(),
+            span: Span::at(&src.text, line, col, 1),
+        },
+    }
+}
+
+/// The message of a serde-saphyr error without its place, in the words meant for users (not its
+/// developer hints such as "set DuplicateKeyPolicy in Options"), lowercase.
+pub fn message(e: &serde_saphyr::Error) -> String {
+    use serde_saphyr::MessageFormatter;
+    let e = e.without_snippet();
+    if let serde_saphyr::Error::DuplicateMappingKey { key, .. } = e {
+        return key.as_ref().map_or_else(
+            || "duplicate key".into(),
+            |k| format!("duplicate key `{k}`"),
+        );
+    }
+    let text = serde_saphyr::UserMessageFormatter.format_message(e);
+    let text = text.trim_start_matches("error: ");
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        // "Recursive reference…" reads after `error: ` as "recursive reference…"; "YAML" stays.
+        (Some(c), Some(d)) if c.is_uppercase() && d.is_lowercase() => c
+            .to_lowercase()
+            .chain(text[c.len_utf8()..].chars())
+            .collect(),
+        _ => text.to_string(),
+    }
+}
+
+/// The line and column where `key` is first written in the block mapping holding the duplicate
+/// at `line`:`col`: the nearest line above at the same column that starts with `key:`, before
+/// the mapping ends (a line indented less). `None` for flow mappings and quoted keys.
+fn first_key(text: &str, key: &str, line: usize, col: usize) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    for l in (1..line).rev() {
+        let s = lines.get(l - 1)?;
+        let body = s.trim_start_matches([' ', '-']);
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let indent = s.chars().count() - body.chars().count();
+        if indent < col - 1 {
+            return None;
+        }
+        if indent == col - 1
+            && let Some(rest) = body.strip_prefix(key)
+            && rest.trim_start().starts_with(':')
+        {
+            return Some((l, col));
+        }
+    }
+    None
 }
 
 fn span_of<T>(text: &str, s: &Spanned<T>) -> Span {
@@ -177,7 +238,7 @@ impl<'de> Deserialize<'de> for KeyText {
         match raw {
             Raw::Str(s) => Ok(KeyText(s)),
             Raw::Int(i) => Ok(KeyText(i.to_string())),
-            Raw::Float(f) => Ok(KeyText(super::value::python_float(f))),
+            Raw::Float(f) => Ok(KeyText(super::python::python_float(f))),
             Raw::Bool(b) => Ok(KeyText(if b { "True" } else { "False" }.into())),
             Raw::Null => Ok(KeyText("None".into())),
             Raw::Seq(_) | Raw::Map(_) => Err(de::Error::custom("a mapping key must be a scalar")),

@@ -10,6 +10,7 @@ use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc;
 
 use super::changes::{Changes, Wake, wait};
+use super::error::WatchError;
 use super::paths::{Folders, Watched};
 use crate::error::Error;
 use crate::exec::signals::Signals;
@@ -60,14 +61,6 @@ pub enum Ended {
     Interrupted,
     /// The file watcher's thread is gone.
     Broken,
-}
-
-/// The file watcher could not start.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot watch files: {source}")]
-pub struct WatchError {
-    /// notify's error.
-    pub source: notify::Error,
 }
 
 /// Watches until Ctrl-C or SIGTERM. `events` makes each run's events (and their subscribers);

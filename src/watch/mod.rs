@@ -6,6 +6,8 @@
 
 mod changes;
 mod cycle;
+mod error;
 mod paths;
 
-pub use cycle::{Ended, Notice, WatchError, watch};
+pub use cycle::{Ended, Notice, watch};
+pub use error::WatchError;

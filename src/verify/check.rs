@@ -1,10 +1,10 @@
-//! Verification: prove the lock reproduces. The targeted stages run again, forced and without
-//! the run-cache, through the run API in a scratch copy of the repository, and every out they
-//! write is compared with the lock's hash.
+//! The verification itself: check the workspace is what the lock records, copy it, run the
+//! stages again there through the run API, and compare what they wrote with the lock.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use super::error::VerifyError;
 use crate::dag::Dag;
 use crate::error::Error;
 use crate::exec::{Event, Events};
@@ -16,48 +16,6 @@ use crate::repo_path::RepoPath;
 use crate::run::{self, Reach, RunOptions, RunStatus};
 use crate::spec::Pipeline;
 use crate::{select, status, target, workspace};
-
-/// Why verification cannot start.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    /// A targeted stage has no lock entry.
-    #[error("stage `{stage}` has never run, so there is nothing to verify")]
-    NeverRan {
-        /// Its address.
-        stage: String,
-    },
-    /// The workspace is not what the lock records: re-running would prove nothing.
-    #[error("stage `{stage}` is not as the lock records it")]
-    NotAsLocked {
-        /// Its address.
-        stage: String,
-    },
-    /// A stage's inputs cannot be read.
-    #[error("{message}")]
-    Inputs {
-        /// Why, naming the file.
-        message: String,
-    },
-    /// The scratch copy cannot be made.
-    #[error("cannot copy the repository into a scratch folder: {source}")]
-    Scratch {
-        /// The OS error.
-        source: std::io::Error,
-    },
-}
-
-impl VerifyError {
-    /// What to do about it.
-    pub fn help(&self) -> Option<&'static str> {
-        match self {
-            VerifyError::NeverRan { .. } => Some("run `wf repro` first"),
-            VerifyError::NotAsLocked { .. } => Some(
-                "`wf status` says why; run `wf repro` (or `wf checkout`) first, so that the workspace is what the lock records",
-            ),
-            VerifyError::Inputs { .. } | VerifyError::Scratch { .. } => None,
-        }
-    }
-}
 
 /// What a verification found.
 #[derive(Debug)]
