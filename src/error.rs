@@ -32,6 +32,9 @@ pub enum Error {
     /// The config is unreadable.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// Git could not answer.
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
     /// Another wf is writing the repository.
     #[error(transparent)]
     Locked(#[from] crate::repo_lock::RepoLockError),
@@ -49,6 +52,7 @@ impl Error {
             }
             Error::Output(_) | Error::Cache(_) | Error::Remote(_) => exit_code::FAILED,
             Error::Config(_) => exit_code::BAD_INPUT,
+            Error::Git(e) => e.exit_code(),
         }
     }
 
@@ -66,6 +70,7 @@ impl Error {
                 (r.primary, r.secondary, r.help)
             }
             Error::Usage { help, .. } => (None, vec![], help.clone()),
+            Error::Git(e) => (None, vec![], e.help()),
             Error::Locked(crate::repo_lock::RepoLockError::Held { path, .. }) => (
                 None,
                 vec![],

@@ -11,6 +11,7 @@ mod diff;
 mod dvc_fixtures;
 mod errors;
 mod examples;
+mod gc;
 mod interpolation;
 mod iris;
 mod remote;
