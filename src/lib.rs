@@ -95,6 +95,9 @@ fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
         Command::Gc(args) => cmd::gc::run(ctx, args),
         Command::Watch(args) => cmd::watch::run(ctx, args),
         Command::RunTask(args) => cmd::run_task::run(ctx, args),
+        Command::Completions(args) => {
+            cmd::completions::run(args, <Cli as clap::CommandFactory>::command())
+        }
     }
 }
 
