@@ -57,6 +57,8 @@ pub enum Command {
     Params(cmd::metrics::ParamsArgs),
     /// Show and compare metrics.
     Metrics(cmd::metrics::MetricsArgs),
+    /// Print a shell completion script.
+    Completions(cmd::completions::Args),
     /// Run one resolved stage from a job spec on stdin (what a cluster job runs).
     #[command(hide = true)]
     RunTask(cmd::run_task::Args),

@@ -38,6 +38,9 @@ pub enum Error {
     /// A lock file cannot be read, parsed or written.
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
+    /// Git could not answer.
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
     /// Another wf is writing the repository.
     #[error(transparent)]
     Locked(#[from] crate::repo_lock::RepoLockError),
@@ -93,6 +96,7 @@ impl Error {
             // A lock that does not parse is bad input; one that cannot be read or written is not.
             Error::Lock(crate::lock::LockError::Parse { .. }) => exit_code::BAD_INPUT,
             Error::Lock(_) => exit_code::FAILED,
+            Error::Git(e) => e.exit_code(),
         }
     }
 
@@ -110,6 +114,7 @@ impl Error {
                 (r.primary, r.secondary, r.help)
             }
             Error::Usage { help, .. } => (None, vec![], help.clone()),
+            Error::Git(e) => (None, vec![], e.help()),
             Error::Locked(crate::repo_lock::RepoLockError::Held { path, .. }) => (
                 None,
                 vec![],

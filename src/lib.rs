@@ -13,14 +13,17 @@ pub mod context;
 pub mod dag;
 mod dag_ascii;
 pub mod dag_render;
+pub mod diff;
 pub mod error;
 pub mod exec;
 pub mod exit_code;
+pub mod git;
 pub mod hash;
 pub mod lock;
 pub mod params;
 pub mod pointer;
 pub mod progress;
+pub mod registry;
 pub mod remote;
 pub mod repo;
 pub mod repo_lock;
@@ -30,6 +33,7 @@ pub mod run;
 pub mod select;
 pub mod spec;
 pub mod status;
+pub mod table;
 pub mod target;
 pub mod transfer;
 pub mod verify;
@@ -97,6 +101,9 @@ fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
         Command::Gc(args) => cmd::gc::run(ctx, args),
         Command::Watch(args) => cmd::watch::run(ctx, args),
         Command::RunTask(args) => cmd::run_task::run(ctx, args),
+        Command::Completions(args) => {
+            cmd::completions::run(args, <Cli as clap::CommandFactory>::command())
+        }
     }
 }
 

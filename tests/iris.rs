@@ -147,3 +147,44 @@ fn a_with_key_the_stage_does_not_know_points_at_with() {
         .stderr_contains(" --> pipeline.yaml:4:5")
         .run();
 }
+
+#[test]
+fn model_list_at_the_repository_root_uses_the_only_deploy_stage() {
+    let out = iris();
+    let list = out.test().args(["model", "list"]).success();
+    assert!(list.stdout.starts_with("version  model"), "{}", list.stdout);
+    assert_eq!(
+        list.stdout.matches("champion").count(),
+        1,
+        "{}",
+        list.stdout
+    );
+}
+
+#[test]
+fn several_deploy_stages_and_none_in_the_working_folder_is_an_error_naming_them() {
+    let spec = std::fs::read_to_string(project_root().join("specs/pipeline.yaml")).unwrap();
+    let params = std::fs::read_to_string(project_root().join("specs/params.yaml")).unwrap();
+    let t = Test::new()
+        .write(".wf/.gitignore", "/*\n")
+        .write("a/pipeline.yaml", &spec)
+        .write("a/params.yaml", &params)
+        .write("b/pipeline.yaml", &spec)
+        .write("b/params.yaml", &params);
+    let t = t
+        .args(["model", "list"])
+        .status(2)
+        .stderr(
+            "\
+error: several `deploy` stages, so no one registry to use: `a/pipeline.yaml:deploy`, `b/pipeline.yaml:deploy`
+help: pass `--registry DIR`, or run from the folder of the spec whose registry you mean
+",
+        )
+        .run();
+    // From one spec's folder, its own deploy stage is the one: its registry does not exist yet.
+    t.test()
+        .args(["-C", "b", "model", "list"])
+        .status(2)
+        .stderr_contains("out/registry")
+        .run();
+}

@@ -6,11 +6,13 @@
 
 mod test;
 
+mod completions;
 mod dag;
 mod diff;
 mod dvc_fixtures;
 mod errors;
 mod examples;
+mod gc;
 mod interpolation;
 mod iris;
 mod remote;

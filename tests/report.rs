@@ -156,3 +156,31 @@ fn the_ci_examples_are_valid_yaml_and_their_commands_work() {
     std::fs::write(repo.join("params.yaml"), "lr: 0.9\n").unwrap();
     assert_eq!(wf(&["status", "--check"]).status.code(), Some(1));
 }
+
+#[test]
+fn a_base_revision_git_does_not_know_is_an_error() {
+    committed()
+        .test()
+        .args(["report", "--md", "--base", "nope"])
+        .status(2)
+        .stdout("")
+        .stderr(
+            "\
+error: unknown revision `nope`
+help: name a commit, branch or tag of the git repository (`git log --oneline` lists commits)
+",
+        )
+        .run();
+}
+
+#[test]
+fn a_branch_without_history_in_common_with_the_default_one_is_compared_with_head_and_says_so() {
+    let out = committed();
+    git(out.path(), &["checkout", "-q", "--orphan", "other"]);
+    git(out.path(), &["commit", "-q", "-m", "unrelated"]);
+    out.test()
+        .args(["report", "--md"])
+        .stdout_contains("### Metrics against `HEAD`")
+        .stderr_contains("warning: `HEAD` shares no history with `main` (a shallow clone?)")
+        .success();
+}

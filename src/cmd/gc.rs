@@ -1,17 +1,18 @@
 //! `wf gc`: remove cache objects that no lock or pointer refers to.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use crate::cache::refs;
 use crate::cmd::Report;
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
+use crate::git::{Git, Purpose};
 use crate::hash::HashInfo;
 use crate::lock::{LOCK_NAME, Lock};
 use crate::pointer::{self, Pointer};
 use crate::remote::Remote;
+use crate::repo_path::RepoPath;
 use crate::spec::Pipeline;
 use crate::workspace;
 
@@ -44,16 +45,16 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let config = Config::load(&ctx.root)?;
     let cache = workspace::cache(&ctx.root, &config)?;
     let mut infos = workspace_refs(ctx)?;
-    let mut revs = args.rev.clone();
-    if args.all_commits {
-        revs.extend(
-            git(ctx, &["rev-list", "--all"])?
-                .lines()
-                .map(str::to_string),
-        );
-    }
-    for rev in &revs {
-        infos.extend(rev_refs(ctx, rev)?);
+    if args.all_commits || !args.rev.is_empty() {
+        let first = args.rev.first().map_or("HEAD", String::as_str);
+        let git = Git::open(&ctx.root, first, Purpose::Keep)?;
+        let mut revs = args.rev.clone();
+        if args.all_commits {
+            revs.extend(git.commits()?);
+        }
+        for rev in &revs {
+            infos.extend(rev_refs(&git, rev)?);
+        }
     }
     let keep = refs::object_keys(&cache, &infos);
     let mut present: BTreeSet<String> = BTreeSet::new();
@@ -158,12 +159,18 @@ fn workspace_refs(ctx: &Context) -> Result<Vec<HashInfo>, Error> {
 }
 
 /// What a git revision's locks and pointers record.
-fn rev_refs(ctx: &Context, rev: &str) -> Result<Vec<HashInfo>, Error> {
+fn rev_refs(git: &Git, rev: &str) -> Result<Vec<HashInfo>, Error> {
     let mut infos = Vec::new();
-    for file in git(ctx, &["ls-tree", "-r", "--name-only", rev])?.lines() {
-        let name = file.rsplit('/').next().unwrap_or(file);
+    for file in git.ls_tree(rev, &RepoPath::root())? {
+        let name = file.as_str().rsplit('/').next().unwrap_or_default();
+        if name != LOCK_NAME && !name.ends_with(pointer::SUFFIX) {
+            continue;
+        }
+        let Some(bytes) = git.show(rev, &file)? else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
         if name == LOCK_NAME {
-            let text = git(ctx, &["show", &format!("{rev}:{file}")])?;
             if let Ok(lock) = serde_saphyr::from_str::<Lock>(&text) {
                 infos.extend(
                     lock.stages
@@ -171,36 +178,9 @@ fn rev_refs(ctx: &Context, rev: &str) -> Result<Vec<HashInfo>, Error> {
                         .flat_map(|e| e.outs.iter().map(|o| o.info())),
                 );
             }
-        } else if name.ends_with(pointer::SUFFIX) {
-            let text = git(ctx, &["show", &format!("{rev}:{file}")])?;
-            if let Ok(p) = serde_saphyr::from_str::<Pointer>(&text) {
-                infos.extend(p.outs.iter().map(|o| o.info()));
-            }
+        } else if let Ok(p) = serde_saphyr::from_str::<Pointer>(&text) {
+            infos.extend(p.outs.iter().map(|o| o.info()));
         }
     }
     Ok(infos)
-}
-
-fn git(ctx: &Context, args: &[&str]) -> Result<String, Error> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(&ctx.root)
-        .output()
-        .map_err(|e| Error::Usage {
-            message: format!("cannot run git: {e}"),
-            help: None,
-        })?;
-    if !out.status.success() {
-        return Err(Error::Usage {
-            message: format!(
-                "`git {}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-            help: Some(
-                "`--rev` and `--all-commits` need a git repository and revisions it knows".into(),
-            ),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -2,6 +2,7 @@
 
 pub mod add;
 pub mod checkout;
+pub mod completions;
 pub mod dag;
 pub mod gc;
 pub mod metrics;

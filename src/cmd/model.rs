@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use crate::cmd::Report;
 use crate::context::Context;
 use crate::error::Error;
-use crate::spec::{Action, Pipeline};
+use crate::registry::{self, Found};
+use crate::spec::Pipeline;
+use crate::table::Table;
 
 /// Inspect and manage the model registry.
 ///
-/// The registry is the `registry` folder of the pipeline's `deploy` stage, unless `--registry`
-/// names another.
+/// The registry is the `registry` folder of the `deploy` stage of the working folder's spec, else
+/// of the repository's only `deploy` stage, unless `--registry` names another.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The registry folder (default: the `deploy` stage's `registry`).
@@ -74,15 +76,8 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     match &args.command {
         ModelCommand::List { json: true } => json(&registry.list()?),
         ModelCommand::List { json: false } => {
-            let rows = registry.list()?;
-            let mut table = vec![[
-                "version".to_string(),
-                "model".into(),
-                "metric".into(),
-                "aliases".into(),
-                "created".into(),
-            ]];
-            for v in &rows {
+            let mut table = Table::new(["version", "model", "metric", "aliases", "created"]);
+            for v in &registry.list()? {
                 table.push([
                     v.version.to_string(),
                     v.model.clone(),
@@ -91,7 +86,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
                     v.created.clone(),
                 ]);
             }
-            Ok(Report::ok(render_table(&table)))
+            Ok(Report::ok(table.text()))
         }
         ModelCommand::Show { target, json: true } => json(&registry.show(target)?),
         ModelCommand::Show {
@@ -171,45 +166,32 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     }
 }
 
-/// The `registry` of the first `deploy` stage of the working folder's pipeline.
+/// The registry of the pipeline's `deploy` stage (see `registry::find`).
 fn default_registry(ctx: &Context) -> Result<PathBuf, Error> {
     let pipeline = Pipeline::load(&ctx.root, &ctx.cwd, &[])?;
-    pipeline
-        .stages
-        .iter()
-        .filter(|s| s.spec.local)
-        .find_map(|s| match &s.action {
-            Action::Builtin { name, with, .. } if name == "deploy" => {
-                let reg = with.to_json().get("registry")?.as_str()?.to_string();
-                Some(s.wdir.join(&reg)?.to_path(&ctx.root))
-            }
-            _ => None,
-        })
-        .ok_or_else(|| Error::Usage {
+    match registry::find(&pipeline) {
+        Found::One(d) => Ok(d.dir),
+        Found::None => Err(Error::Usage {
             message: "no `deploy` stage in this pipeline, so no registry to use".into(),
             help: Some(
                 "pass `--registry DIR`, or run from the folder of a pipeline with a `deploy` stage"
                     .into(),
             ),
-        })
-}
-
-/// Left-aligned columns, two spaces apart.
-fn render_table(rows: &[[String; 5]]) -> String {
-    let widths: Vec<usize> = (0..5)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut s = String::new();
-    for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        s.push_str(line.join("  ").trim_end());
-        s.push('\n');
+        }),
+        Found::Several(ds) => Err(Error::Usage {
+            message: format!(
+                "several `deploy` stages, so no one registry to use: {}",
+                ds.iter()
+                    .map(|d| format!("`{}`", d.stage))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            help: Some(
+                "pass `--registry DIR`, or run from the folder of the spec whose registry you mean"
+                    .into(),
+            ),
+        }),
     }
-    s
 }
 
 mod erased {

@@ -2,18 +2,19 @@
 //! champion change, metrics and params against a base revision, and the pipeline as Mermaid.
 //! The template is minijinja and can be replaced by a file.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 
 use minijinja::{Environment, context};
 
 use crate::cmd::Report;
-use crate::cmd::metrics::{DiffArgs, MetricsArgs, MetricsCommand, ParamsArgs, ParamsCommand};
 use crate::context::Context;
 use crate::dag::Dag;
 use crate::dag_render::{self, ViewOptions};
+use crate::diff::{self, Kind};
 use crate::error::Error;
-use crate::spec::{Action, Pipeline};
+use crate::git::Git;
+use crate::registry;
+use crate::spec::Pipeline;
 
 /// The built-in template.
 const TEMPLATE: &str = include_str!("report_template.md.j2");
@@ -46,51 +47,24 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let pipeline = Pipeline::load(&ctx.root, &ctx.cwd, &[])?;
     let dag = Dag::build(&pipeline)?;
     let view = dag_render::view(&pipeline, &dag, &ViewOptions::default());
-    let base = args.base.clone().unwrap_or_else(|| default_base(ctx));
-    let diff = |md_of: fn(&Context, DiffArgs) -> Result<Report, Error>| -> Result<String, Error> {
-        let r = md_of(
-            ctx,
-            DiffArgs {
-                a_rev: Some(base.clone()),
-                b_rev: None,
-                all: false,
-                json: false,
-                md: true,
-            },
-        )?;
-        Ok(r.stdout.trim_end().to_string())
+    let (base, warning) = match &args.base {
+        Some(b) => (b.clone(), String::new()),
+        None => default_base(&ctx.root)?,
     };
-    let metrics = diff(|ctx, d| {
-        crate::cmd::metrics::metrics(
-            ctx,
-            &MetricsArgs {
-                command: MetricsCommand::Diff(d),
-            },
-        )
-    })?;
-    let params = diff(|ctx, d| {
-        crate::cmd::metrics::params(
-            ctx,
-            &ParamsArgs {
-                command: ParamsCommand::Diff(d),
-            },
-        )
-    })?;
-
-    let run = crate::run::RunRecord::read_last(&ctx.root).map(|r| last_run(&r));
-    let deploy_ran = run
-        .as_ref()
-        .and_then(|r| r["ran"].as_array())
-        .is_some_and(|ran| {
-            pipeline.stages.iter().any(|s| {
-                matches!(&s.action, Action::Builtin { name, .. } if name == "deploy")
-                    && ran.iter().any(|n| *n == s.address().as_str())
-            })
-        });
-    let champion = if deploy_ran {
-        champion(ctx, &pipeline)
-    } else {
-        None
+    let metrics = diff_md(ctx, Kind::Metrics, &base)?;
+    let params = diff_md(ctx, Kind::Params, &base)?;
+    let run = last_run(ctx);
+    let ran = |stage: &str| {
+        run.as_ref()
+            .and_then(|r| r["ran"].as_array())
+            .is_some_and(|ran| ran.iter().any(|n| *n == stage))
+    };
+    let champion = match registry::deploys(&pipeline)
+        .into_iter()
+        .find(|d| ran(&d.stage))
+    {
+        Some(deploy) => champion(&deploy.dir)?,
+        None => None,
     };
 
     let source = match &args.template {
@@ -120,59 +94,73 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
             })
         })
         .map_err(|e| usage(format!("cannot render the report: {e}")))?;
-    Ok(Report::ok(format!("{}\n", rendered.trim_end())))
+    Ok(Report {
+        stdout: format!("{}\n", rendered.trim_end()),
+        stderr: warning,
+        code: crate::exit_code::OK,
+    })
 }
 
-/// The merge base with the default branch where git knows one, else `HEAD`.
-fn default_base(ctx: &Context) -> String {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(&ctx.root)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+/// The last run's record, with a one-line `summary`.
+fn last_run(ctx: &Context) -> Option<serde_json::Value> {
+    crate::run::RunRecord::read_last(&ctx.root).map(|r| run_value(&r))
+}
+
+/// The Markdown table of what differs from `base`, empty when nothing does.
+fn diff_md(ctx: &Context, kind: Kind, base: &str) -> Result<String, Error> {
+    let d = diff::compare(&ctx.root, &ctx.cwd, kind, Some(base), None, false)?;
+    if d.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(d.table().markdown().trim_end().to_string())
+}
+
+/// The merge base with the default branch where there is one, else `HEAD`; with a warning when
+/// the two share no history (a shallow clone).
+fn default_base(root: &Path) -> Result<(String, String), Error> {
+    let head = || "HEAD".to_string();
+    // Outside git the comparison says so itself.
+    let Some(git) = Git::find(root)? else {
+        return Ok((head(), String::new()));
     };
-    let default = git(&["symbolic-ref", "--short", "refs/remotes/origin/HEAD"]).or_else(|| {
-        ["origin/main", "origin/master", "main", "master"]
-            .iter()
-            .find(|b| git(&["rev-parse", "--verify", "--quiet", b]).is_some())
-            .map(|b| b.to_string())
-    });
-    default
-        .and_then(|b| git(&["merge-base", "HEAD", &b]))
-        .map_or_else(|| "HEAD".into(), |sha| sha.chars().take(12).collect())
+    let Some(branch) = git.default_branch()? else {
+        return Ok((head(), String::new()));
+    };
+    Ok(match git.merge_base("HEAD", &branch)? {
+        Some(sha) => (sha.chars().take(12).collect(), String::new()),
+        None => (
+            head(),
+            format!(
+                "warning: `HEAD` shares no history with `{branch}` (a shallow clone?), so the report compares with `HEAD`; fetch more history or pass `--base REV`\n"
+            ),
+        ),
+    })
 }
 
 /// The registry's champion and whether the last deploy changed it.
-fn champion(ctx: &Context, pipeline: &Pipeline) -> Option<serde_json::Value> {
-    let dir = pipeline.stages.iter().find_map(|s| match &s.action {
-        Action::Builtin { name, with, .. } if name == "deploy" => {
-            s.wdir.join(with.to_json().get("registry")?.as_str()?)
-        }
-        _ => None,
-    })?;
-    let registry = wf_stages::registry::Registry::open(dir.to_path(&ctx.root)).ok()?;
-    let version = registry.champion().ok()??;
-    let meta = registry.meta(version).ok()?;
-    let history = registry.history().ok()?;
+fn champion(dir: &Path) -> Result<Option<serde_json::Value>, Error> {
+    let registry = wf_stages::registry::Registry::open(dir)?;
+    let Some(version) = registry.champion()? else {
+        return Ok(None);
+    };
+    let meta = registry.meta(version)?;
+    let history = registry.history()?;
     let previous = history.iter().rev().nth(1).map(|h| h.version);
     let changed = history.last().is_some_and(|h| h.version == version)
         && previous.is_some_and(|p| p != version);
-    Some(serde_json::json!({
+    Ok(Some(serde_json::json!({
         "version": version,
         "model": meta.model,
         "metric": meta.metric.name,
         "value": meta.metric.value,
         "changed": changed,
         "previous": previous,
-    }))
+    })))
 }
 
 /// The last run as the template sees it: the stages that ran, were restored or failed, and a
 /// summary line.
-fn last_run(r: &crate::run::RunRecord) -> serde_json::Value {
+fn run_value(r: &crate::run::RunRecord) -> serde_json::Value {
     use crate::run::StageOutcome;
     let ran = r.stages_where(|o| matches!(o, StageOutcome::Ran));
     let restored = r.stages_where(|o| matches!(o, StageOutcome::Restored));

@@ -4,6 +4,7 @@ use crate::cmd::Report;
 use crate::context::Context;
 use crate::error::Error;
 use crate::spec::{Action, Cmd, OutKind, Pipeline, Stage};
+use crate::table::Table;
 use crate::target;
 
 /// List and inspect stages.
@@ -63,32 +64,16 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
             serde_json::to_string_pretty(&list).unwrap_or_default()
         )));
     }
-    let rows: Vec<(String, String)> = stages
-        .map(|s| {
-            (
-                s.address(),
-                if *name_only {
-                    String::new()
-                } else {
-                    describe(s)
-                },
-            )
-        })
-        .collect();
-    let width = rows
-        .iter()
-        .map(|(n, _)| n.chars().count())
-        .max()
-        .unwrap_or(0);
-    let mut out = String::new();
-    for (name, info) in rows {
-        if info.is_empty() {
-            out.push_str(&format!("{name}\n"));
+    let mut table = Table::headless();
+    for s in stages {
+        let info = if *name_only {
+            String::new()
         } else {
-            out.push_str(&format!("{name:<width$}  {info}\n"));
-        }
+            describe(s)
+        };
+        table.push([s.address(), info]);
     }
-    Ok(Report::ok(out))
+    Ok(Report::ok(table.text()))
 }
 
 /// A resolved stage as JSON, for `--json` and for scripts that want to see interpolation done.

@@ -391,16 +391,5 @@ pub fn reach(single_item: bool, downstream: bool) -> Reach {
 
 /// The git commit the repository is at, if it is a git checkout with one.
 fn revision(root: &std::path::Path) -> Option<String> {
-    if !workspace::in_git(root) {
-        return None;
-    }
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["rev-parse", "--verify", "-q", "HEAD"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let rev = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && !rev.is_empty()).then_some(rev)
+    crate::git::Git::find(root).ok()??.head().ok()?
 }
