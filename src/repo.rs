@@ -1,5 +1,6 @@
 //! `Repo`: where a command works: the repository root and the folder inside it the user is in.
-//! Found once, from the working folder, by `Context`; everything below the command line takes it.
+//! Found once, from the working folder, when the command line is read; everything below the
+//! command line takes it.
 
 use std::path::{Path, PathBuf};
 

@@ -25,18 +25,6 @@ pub struct Options {
 
 /// Prints events until the channel closes. The run's bar joins `bars`, where hashing draws its
 /// own, each on its line.
-impl Options {
-    /// As the global flags say: prefixed lines, a progress bar on a terminal unless `-v`.
-    pub fn of(ctx: &crate::context::Context) -> Options {
-        Options {
-            quiet: ctx.quiet,
-            verbose: ctx.verbose,
-            progress: ctx.terminal && !ctx.verbose,
-            prefix: true,
-        }
-    }
-}
-
 /// The terminal's subscriber to a run's events: a thread that renders them as they come.
 pub struct Reporter {
     thread: std::thread::JoinHandle<()>,

@@ -38,3 +38,14 @@ impl Report {
         }
     }
 }
+
+/// How a run's events are shown, as the global flags say: prefixed lines, and a progress bar on
+/// a terminal unless `-v`.
+pub(crate) fn report_options(ctx: &crate::context::Context) -> crate::report::Options {
+    crate::report::Options {
+        quiet: ctx.quiet,
+        verbose: ctx.verbose,
+        progress: ctx.terminal && !ctx.verbose,
+        prefix: true,
+    }
+}

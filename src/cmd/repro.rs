@@ -98,7 +98,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         return Ok(Report::ok(dry_run(&prepared.dry())));
     }
     let mut events = crate::exec::Events::none();
-    let reporter = report::Reporter::spawn(&mut events, report::Options::of(ctx));
+    let reporter = report::Reporter::spawn(&mut events, super::report_options(ctx));
     let record = run::run(&repo, &opts, events);
     reporter.finish();
     Ok(finished(ctx, &record?))

@@ -9,7 +9,7 @@ use crate::cmd::repro::RunArgs;
 use crate::context::Context;
 use crate::error::Error;
 use crate::exit_code;
-use crate::report::{self, Reporter};
+use crate::report::Reporter;
 use crate::run::{RunRecord, StageOutcome};
 use crate::watch::{Ended, Notice};
 
@@ -45,7 +45,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let opts = args.run.options(ctx);
     let events = || {
         let mut events = crate::exec::Events::none();
-        let reporter = Reporter::spawn(&mut events, report::Options::of(ctx));
+        let reporter = Reporter::spawn(&mut events, super::report_options(ctx));
         let done: Box<dyn FnOnce()> = Box::new(move || reporter.finish());
         (events, done)
     };

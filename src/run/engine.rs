@@ -36,7 +36,7 @@ pub struct Loaded {
 /// Loads the pipeline and chooses the stages to consider, as `wf repro` does.
 pub fn load(repo: &Repo, opts: &RunOptions) -> Result<Loaded, Error> {
     let extra = target::named_specs(&repo.root, &repo.cwd, &opts.targets);
-    let pipeline = Pipeline::load(&repo.root, &repo.cwd, &extra)?;
+    let pipeline = Pipeline::load_with(&repo.root, &repo.cwd, &extra, &opts.overrides)?;
     let dag = Dag::build(&pipeline)?;
     let targets = select::targets(&repo.cwd, &pipeline, &opts.targets, opts.glob)?;
     let stages = select::stages(&pipeline, &dag, &targets, opts.reach);
@@ -67,6 +67,7 @@ pub fn load(repo: &Repo, opts: &RunOptions) -> Result<Loaded, Error> {
 pub struct Prepared {
     shared: Arc<Shared>,
     plan: Plan,
+    overrides: Arc<crate::params::Overrides>,
 }
 
 /// What `--dry` predicts for one stage.
@@ -116,7 +117,7 @@ pub fn prepare(
         pipeline,
         dag,
         hasher,
-        params: Mutex::new(Params::default()),
+        params: Mutex::new(Params::with(opts.overrides.clone())),
         executors,
         cache,
         run_cache: RunCache::new(workspace::cache_dir(&repo.root).join("runs")),
@@ -127,6 +128,7 @@ pub fn prepare(
     Ok(Prepared {
         shared: Arc::new(shared),
         plan,
+        overrides: opts.overrides.clone(),
     })
 }
 
@@ -296,7 +298,7 @@ impl Prepared {
         let shared = &self.shared;
         let p = &shared.pipeline;
         let locks = LockSet::read(&shared.root, p, &self.plan.stages);
-        let mut params = Params::default();
+        let mut params = Params::with(self.overrides.clone());
         for i in shared
             .dag
             .topo_order()
@@ -392,4 +394,68 @@ pub fn reach(single_item: bool, downstream: bool) -> Reach {
 /// The git commit the repository is at, if it is a git checkout with one.
 fn revision(root: &std::path::Path) -> Option<String> {
     crate::git::Git::find(root).ok()??.head().ok()?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo_path::RepoPath;
+    use crate::spec::value::Value;
+
+    #[test]
+    fn overrides_reach_interpolation_and_tracked_params_but_not_the_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join(".wf")).unwrap();
+        std::fs::write(
+            root.join("pipeline.yaml"),
+            "stages:\n  a:\n    cmd: echo ${train.seed} > out.txt\n    params: [train.seed]\n    outs: [out.txt]\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("params.yaml"), "train:\n  seed: 1\n").unwrap();
+        let mut overrides = crate::params::Overrides::default();
+        overrides.set(
+            &RepoPath::root().join("params.yaml").unwrap(),
+            "train.seed",
+            Value::Int(7),
+        );
+        let opts = RunOptions {
+            overrides: Arc::new(overrides),
+            ..RunOptions::default()
+        };
+        let repo = Repo {
+            root: root.clone(),
+            cwd: RepoPath::root(),
+        };
+        let record = run(&repo, &opts, Events::none()).unwrap();
+        assert_eq!(record.status, super::super::RunStatus::Finished);
+        assert_eq!(
+            std::fs::read_to_string(root.join("out.txt"))
+                .unwrap()
+                .trim(),
+            "7"
+        );
+        assert_eq!(
+            record.stages[0].params["params.yaml"]["train.seed"],
+            serde_json::json!(7)
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("params.yaml")).unwrap(),
+            "train:\n  seed: 1\n"
+        );
+        // Without the override, the same stage is stale: its param is 1 again.
+        let plain = RunOptions::default();
+        let again = run(&repo, &plain, Events::none()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.join("out.txt"))
+                .unwrap()
+                .trim(),
+            "1"
+        );
+        assert!(
+            again.stages[0].reasons.iter().any(|r| r.contains("seed")),
+            "{:?}",
+            again.stages[0].reasons
+        );
+    }
 }

@@ -28,6 +28,10 @@ pub struct RunOptions {
     pub run_cache: bool,
     /// First fetch from the default remote what the stages need and check out what is missing.
     pub pull: bool,
+    /// Params set in memory for this run only, as if the params files said so: `${}` and the
+    /// stages' tracked params see them, the workspace's files stay as they are. Experiments run
+    /// their variants this way.
+    pub overrides: std::sync::Arc<crate::params::Overrides>,
     /// Hashing shows its progress (as events).
     pub progress: bool,
 }

@@ -22,9 +22,19 @@ pub struct Scope {
     sources: HashMap<String, String>,
     /// Files loaded so far and the keys taken from each (`None`: the whole file), as DVC tracks.
     imports: HashMap<String, Option<Vec<String>>>,
+    /// Params a run sets in memory, applied to each file as it is loaded.
+    overrides: Arc<crate::params::Overrides>,
 }
 
 impl Scope {
+    /// An empty scope whose files get these overrides.
+    pub fn with(overrides: Arc<crate::params::Overrides>) -> Scope {
+        Scope {
+            overrides,
+            ..Scope::default()
+        }
+    }
+
     /// Loads a vars entry naming a file: `path` or `path:key1,key2`, relative to `dir` (a folder
     /// relative to `root`). `loc` is the entry in the spec (`None` for the default params.yaml).
     pub fn load_file(
@@ -96,7 +106,11 @@ impl Scope {
             text,
         });
         let node = yaml::parse(&src)?;
-        let Value::Map(mut map) = Value::from_node(&node) else {
+        let value = self
+            .overrides
+            .apply(&name, Some(Value::from_node(&node)))
+            .unwrap_or(Value::Null);
+        let Value::Map(mut map) = value else {
             return Err(vars_err(format!(
                 "expected a mapping in `{name}`, found {}",
                 node.kind_name()

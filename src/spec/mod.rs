@@ -44,6 +44,16 @@ impl Pipeline {
     /// by targets.
     /// `cwd` is the working folder: its spec's stages go by bare name.
     pub fn load(root: &Path, cwd: &RepoPath, extra: &[RepoPath]) -> Result<Pipeline, SpecError> {
+        Pipeline::load_with(root, cwd, extra, &Arc::default())
+    }
+
+    /// [`Pipeline::load`], with params set in memory: `${}` sees them as if their files said so.
+    pub fn load_with(
+        root: &Path,
+        cwd: &RepoPath,
+        extra: &[RepoPath],
+        overrides: &Arc<crate::params::Overrides>,
+    ) -> Result<Pipeline, SpecError> {
         let mut files = discover(root);
         for e in extra {
             if !files.contains(e) {
@@ -63,12 +73,17 @@ impl Pipeline {
         let local = spec_in(root, cwd);
         for file in files {
             let is_local = local.as_ref() == Some(&file);
-            pipeline.add_spec(&file, is_local)?;
+            pipeline.add_spec(&file, is_local, overrides)?;
         }
         Ok(pipeline)
     }
 
-    fn add_spec(&mut self, file: &RepoPath, local: bool) -> Result<(), SpecError> {
+    fn add_spec(
+        &mut self,
+        file: &RepoPath,
+        local: bool,
+        overrides: &Arc<crate::params::Overrides>,
+    ) -> Result<(), SpecError> {
         let path = file.to_path(&self.root);
         let text = std::fs::read_to_string(&path).map_err(|e| SpecError::Read {
             path: file.to_string(),
@@ -86,7 +101,7 @@ impl Pipeline {
             dir: file.parent(),
             local,
         });
-        let stages = resolve::resolve(&self.root, &spec, &raw)?;
+        let stages = resolve::resolve(&self.root, &spec, &raw, overrides)?;
         for s in stages {
             if self
                 .stages

@@ -21,13 +21,18 @@ use crate::repo_path::RepoPath;
 pub const DEFAULT_PARAMS: &str = "params.yaml";
 
 /// Resolves every stage of one spec file.
-pub fn resolve(root: &Path, spec: &Arc<SpecFile>, raw: &RawSpec) -> Result<Vec<Stage>, SpecError> {
+pub fn resolve(
+    root: &Path,
+    spec: &Arc<SpecFile>,
+    raw: &RawSpec,
+    overrides: &Arc<crate::params::Overrides>,
+) -> Result<Vec<Stage>, SpecError> {
     let src = &spec.src;
     let loc = |node: &Node| Loc {
         src: src.clone(),
         span: node.span,
     };
-    let mut scope = Scope::default();
+    let mut scope = Scope::with(overrides.clone());
     if spec
         .dir
         .join(DEFAULT_PARAMS)
