@@ -58,7 +58,7 @@ pub fn restore(
     tracked: &[Tracked],
     force: bool,
     relink: bool,
-    progress: bool,
+    progress: Option<crate::progress::Sink>,
 ) -> Result<Restored, Error> {
     let hasher = Hasher::open(root, &workspace::state_path(root)).with_progress(progress);
     let mut done = Restored::default();

@@ -45,10 +45,24 @@ impl Reporter {
     }
 }
 
+/// A sink that draws progress as bars on stderr, for commands that run no stages; `None` unless
+/// `on` (a terminal, and neither `-q` nor `--json`).
+pub fn progress_sink(on: bool) -> Option<crate::progress::Sink> {
+    if !on {
+        return None;
+    }
+    let view = std::sync::Mutex::new(Bars::default());
+    Some(std::sync::Arc::new(move |p| {
+        if let Ok(mut view) = view.lock() {
+            view.show(p);
+        }
+    }))
+}
+
 fn render(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
-    let bars = MultiProgress::new();
+    let mut progress = Bars::default();
+    let bars = progress.bars.clone();
     let mut bar: Option<ProgressBar> = None;
-    let mut progress: std::collections::BTreeMap<String, ProgressBar> = Default::default();
     let mut running: BTreeSet<String> = BTreeSet::new();
     let mut done = 0u64;
     while let Some(event) = rx.blocking_recv() {
@@ -151,7 +165,7 @@ fn render(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
             Event::Warning { message } => err_lines.push(format!("warning: {message}")),
             Event::Progress(p) => {
                 if opts.progress && !opts.quiet {
-                    show_progress(&bars, &mut progress, p);
+                    progress.show(p);
                 }
                 continue;
             }
@@ -183,35 +197,41 @@ fn render(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
     }
 }
 
-/// Draws, moves or clears the bar of a piece of long work.
-fn show_progress(
-    bars: &MultiProgress,
-    shown: &mut std::collections::BTreeMap<String, ProgressBar>,
-    p: crate::exec::Progress,
-) {
-    if p.finished {
-        if let Some(bar) = shown.remove(p.kind) {
-            bar.finish_and_clear();
-            bars.remove(&bar);
+/// The bars of long work (hashing, transfers), one per kind, among the run's own.
+#[derive(Default)]
+struct Bars {
+    bars: MultiProgress,
+    shown: std::collections::BTreeMap<&'static str, ProgressBar>,
+}
+
+impl Bars {
+    /// Draws, moves or clears the bar of a piece of long work.
+    fn show(&mut self, p: crate::progress::Progress) {
+        if p.finished {
+            if let Some(bar) = self.shown.remove(p.kind) {
+                bar.finish_and_clear();
+                self.bars.remove(&bar);
+            }
+            return;
         }
-        return;
+        let bars = &self.bars;
+        let bar = self.shown.entry(p.kind).or_insert_with(|| {
+            let template = if p.bytes {
+                "{wide_msg} {bar:24} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})"
+            } else {
+                "{spinner} {msg} [{bar:30}] {pos}/{len} {per_sec} {eta}"
+            };
+            bars.add(
+                ProgressBar::new(p.total).with_style(
+                    ProgressStyle::with_template(template)
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ),
+            )
+        });
+        if bar.length() != Some(p.total) {
+            bar.set_length(p.total);
+        }
+        bar.set_position(p.done);
+        bar.set_message(p.message);
     }
-    let bar = shown.entry(p.kind.to_string()).or_insert_with(|| {
-        let template = if p.bytes {
-            "{wide_msg} {bar:24} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})"
-        } else {
-            "{wide_msg} {bar:24} {pos}/{len}"
-        };
-        bars.add(
-            ProgressBar::new(p.total).with_style(
-                ProgressStyle::with_template(template)
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            ),
-        )
-    });
-    if bar.length() != Some(p.total) {
-        bar.set_length(p.total);
-    }
-    bar.set_position(p.done);
-    bar.set_message(p.message);
 }

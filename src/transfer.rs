@@ -1,17 +1,16 @@
 //! Moving cache objects between the cache and a remote: only what the other side lacks, many at
-//! a time, each download checked against its hash before it enters the cache, with a progress
-//! bar on a terminal.
+//! a time, each download checked against its hash before it enters the cache, reporting its
+//! progress to whoever draws it.
 
 use std::collections::{BTreeSet, HashSet};
-use std::io::IsTerminal;
 use std::path::Path;
 
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::cache::{Cache, refs};
 use crate::hash::HashInfo;
+use crate::progress::{Progress, Sink};
 use crate::remote::{Remote, RemoteError};
 
 /// What a transfer did.
@@ -23,20 +22,6 @@ pub struct Summary {
     pub present: usize,
     /// Objects that could not be moved, with why.
     pub failed: Vec<String>,
-}
-
-fn bar(len: usize, what: &str, quiet: bool) -> Option<ProgressBar> {
-    if quiet || len == 0 || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let b = ProgressBar::new(len as u64);
-    b.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {per_sec} {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    b.set_message(what.to_string());
-    Some(b)
 }
 
 /// The blake3 a key's content must have: the key without its `/` and `.dir`.
@@ -60,10 +45,10 @@ pub async fn push(
     cache_dir: &Path,
     keys: &BTreeSet<String>,
     jobs: usize,
-    quiet: bool,
+    progress: Option<Sink>,
 ) -> Result<Summary, RemoteError> {
     let there: HashSet<String> = remote.list().await?;
-    Ok(upload_missing(remote, cache_dir, keys, &there, jobs, quiet).await)
+    Ok(upload_missing(remote, cache_dir, keys, &there, jobs, progress).await)
 }
 
 /// [`push`] for a handful of keys (a stage's inputs or outputs): each is checked on the remote
@@ -77,7 +62,7 @@ pub async fn push_few(
     // Past this many keys one listing costs less than a request per key.
     const FEW: usize = 256;
     if keys.len() > FEW {
-        return push(remote, cache_dir, keys, jobs, true).await;
+        return push(remote, cache_dir, keys, jobs, None).await;
     }
     let checked: Vec<Result<bool, RemoteError>> = futures::stream::iter(keys.iter().cloned())
         .map(|k| async move { remote.has(&k).await })
@@ -90,7 +75,7 @@ pub async fn push_few(
             there.insert(k.clone());
         }
     }
-    Ok(upload_missing(remote, cache_dir, keys, &there, jobs, true).await)
+    Ok(upload_missing(remote, cache_dir, keys, &there, jobs, None).await)
 }
 
 /// Uploads the keys not `there`, `jobs` at a time.
@@ -100,7 +85,7 @@ async fn upload_missing(
     keys: &BTreeSet<String>,
     there: &HashSet<String>,
     jobs: usize,
-    quiet: bool,
+    progress: Option<Sink>,
 ) -> Summary {
     let mut summary = Summary::default();
     let mut todo = Vec::new();
@@ -115,7 +100,7 @@ async fn upload_missing(
             todo.push(k.clone());
         }
     }
-    let moved = many(todo, "push", jobs, quiet, |k| async move {
+    let moved = many(todo, "pushing", jobs, progress, |k| async move {
         remote.upload(&k, &cache_dir.join(&k)).await
     })
     .await;
@@ -129,7 +114,7 @@ pub async fn fetch(
     cache: &Cache,
     keys: &BTreeSet<String>,
     jobs: usize,
-    quiet: bool,
+    progress: Option<Sink>,
 ) -> Result<Summary, RemoteError> {
     let mut summary = Summary::default();
     let todo: Vec<String> = keys
@@ -143,7 +128,7 @@ pub async fn fetch(
         })
         .cloned()
         .collect();
-    let moved = many(todo, "fetch", jobs, quiet, |k| async move {
+    let moved = many(todo, "fetching", jobs, progress, |k| async move {
         fetch_one(remote, cache, &k).await
     })
     .await;
@@ -159,17 +144,17 @@ pub async fn fetch_infos(
     infos: &[HashInfo],
     extra: BTreeSet<String>,
     jobs: usize,
-    quiet: bool,
+    progress: Option<Sink>,
 ) -> Result<Summary, RemoteError> {
     let manifests: BTreeSet<String> = infos
         .iter()
         .filter(|i| i.hash.ends_with(".dir"))
         .map(|i| refs::key(&i.hash))
         .collect();
-    let first = fetch(remote, cache, &manifests, jobs, quiet).await?;
+    let first = fetch(remote, cache, &manifests, jobs, progress.clone()).await?;
     let mut keys = refs::object_keys(cache, infos);
     keys.extend(extra);
-    let mut s = fetch(remote, cache, &keys, jobs, quiet).await?;
+    let mut s = fetch(remote, cache, &keys, jobs, progress).await?;
     // The manifests fetched first count once, as transferred.
     s.transferred += first.transferred;
     s.present -= first.transferred.min(s.present);
@@ -177,37 +162,49 @@ pub async fn fetch_infos(
     Ok(s)
 }
 
-/// Runs `each` on every key, `jobs` at a time, with a progress bar on a terminal.
+/// Runs `each` on every key, `jobs` at a time, reporting how many are done.
 async fn many<F, Fut>(
     todo: Vec<String>,
-    what: &str,
+    what: &'static str,
     jobs: usize,
-    quiet: bool,
+    progress: Option<Sink>,
     each: F,
 ) -> Vec<Result<(), RemoteError>>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<(), RemoteError>>,
 {
-    let progress = bar(todo.len(), what, quiet);
+    let total = todo.len() as u64;
+    let report = |done: u64, finished: bool| {
+        if let Some(sink) = &progress
+            && total > 0
+        {
+            sink(Progress {
+                kind: what,
+                message: what.to_string(),
+                done,
+                total,
+                bytes: false,
+                finished,
+            });
+        }
+    };
+    let done = std::sync::atomic::AtomicU64::new(0);
     let results = futures::stream::iter(todo)
         .map(|k| {
-            let progress = progress.clone();
             let job = each(k);
+            let (done, report) = (&done, &report);
             async move {
                 let r = job.await;
-                if let Some(p) = &progress {
-                    p.inc(1);
-                }
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                report(n, false);
                 r
             }
         })
         .buffer_unordered(jobs.max(1))
         .collect()
         .await;
-    if let Some(p) = progress {
-        p.finish_and_clear();
-    }
+    report(total, true);
     results
 }
 
@@ -315,14 +312,14 @@ impl Fetch {
         &self,
         jobs: usize,
         run_cache: bool,
-        quiet: bool,
+        progress: Option<Sink>,
     ) -> Result<Summary, RemoteError> {
         let runs = if run_cache {
             remote_runs(&self.remote).await?
         } else {
             BTreeSet::new()
         };
-        fetch_infos(&self.remote, &self.cache, &self.infos, runs, jobs, quiet).await
+        fetch_infos(&self.remote, &self.cache, &self.infos, runs, jobs, progress).await
     }
 
     /// Uploads what the remote lacks (and, with `run_cache`, the recorded runs).
@@ -330,13 +327,13 @@ impl Fetch {
         &self,
         jobs: usize,
         run_cache: bool,
-        quiet: bool,
+        progress: Option<Sink>,
     ) -> Result<Summary, RemoteError> {
         let mut keys = refs::object_keys(&self.cache, &self.infos);
         if run_cache {
             keys.extend(local_runs(self.cache.dir()));
         }
-        push(&self.remote, self.cache.dir(), &keys, jobs, quiet).await
+        push(&self.remote, self.cache.dir(), &keys, jobs, progress).await
     }
 }
 

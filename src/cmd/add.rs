@@ -32,8 +32,8 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         path: path.display().to_string(),
         source,
     })?;
-    let hasher =
-        Hasher::open(&ctx.root, &workspace::state_path(&ctx.root)).with_progress(!ctx.quiet);
+    let hasher = Hasher::open(&ctx.root, &workspace::state_path(&ctx.root))
+        .with_progress(crate::report::progress_sink(ctx.terminal && !ctx.quiet));
     let outs: Vec<(RepoPath, String)> = match Pipeline::load(&ctx.root, &ctx.cwd, &[]) {
         Ok(p) => p
             .stages

@@ -36,7 +36,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         &tracked,
         args.force,
         args.relink,
-        !ctx.quiet,
+        crate::report::progress_sink(ctx.terminal && !ctx.quiet),
     )?;
     let (lines, code) = render(ctx, &done);
     Ok(Report {

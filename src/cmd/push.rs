@@ -67,8 +67,8 @@ fn summary(verb: &str, remote: &Remote, s: &transfer::Summary, json: bool) -> Re
 /// Runs `wf push`.
 pub fn push(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let sync = Fetch::open(&ctx.repo(), &args.targets, args.remote.as_deref())?;
-    let quiet = ctx.quiet || args.json;
-    let s = crate::exec::runtime()?.block_on(sync.push(args.jobs, args.run_cache, quiet))?;
+    let bars = crate::report::progress_sink(ctx.terminal && !ctx.quiet && !args.json);
+    let s = crate::exec::runtime()?.block_on(sync.push(args.jobs, args.run_cache, bars))?;
     Ok(summary("pushed", &sync.remote, &s, args.json))
 }
 
@@ -80,8 +80,8 @@ pub fn fetch(ctx: &Context, args: &Args) -> Result<Report, Error> {
 
 fn fetch_inner(ctx: &Context, args: &Args) -> Result<(Report, Fetch), Error> {
     let sync = Fetch::open(&ctx.repo(), &args.targets, args.remote.as_deref())?;
-    let quiet = ctx.quiet || args.json;
-    let s = crate::exec::runtime()?.block_on(sync.fetch(args.jobs, args.run_cache, quiet))?;
+    let bars = crate::report::progress_sink(ctx.terminal && !ctx.quiet && !args.json);
+    let s = crate::exec::runtime()?.block_on(sync.fetch(args.jobs, args.run_cache, bars))?;
     Ok((summary("fetched", &sync.remote, &s, args.json), sync))
 }
 
@@ -97,7 +97,7 @@ pub fn pull(ctx: &Context, args: &PullArgs) -> Result<Report, Error> {
         &sync.tracked,
         args.force,
         false,
-        !ctx.quiet,
+        crate::report::progress_sink(ctx.terminal && !ctx.quiet),
     )?;
     let (lines, code) = super::checkout::render(ctx, &done);
     report.stderr.push_str(&lines);

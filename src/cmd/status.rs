@@ -47,8 +47,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         select::stages(&pipeline, &dag, &t, Reach::Upstream)
     };
     let locks = LockSet::read(&ctx.root, &pipeline, &stages);
-    let hasher = Hasher::open(&ctx.root, &workspace::state_path(&ctx.root))
-        .with_progress(!ctx.quiet && !args.json);
+    let hasher = Hasher::open(&ctx.root, &workspace::state_path(&ctx.root)).with_progress(
+        crate::report::progress_sink(ctx.terminal && !ctx.quiet && !args.json),
+    );
     let order = dag.topo_order();
     let status::Stale { changed, upstream } =
         status::stale(&pipeline, &dag, &order, &stages, &ctx.root, &hasher, &locks)?;

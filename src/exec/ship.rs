@@ -215,7 +215,7 @@ pub async fn fetch_objects(
     cache: &Cache,
     infos: &[HashInfo],
 ) -> Result<(), String> {
-    let got = transfer::fetch_infos(remote, cache, infos, BTreeSet::new(), TRANSFERS, true)
+    let got = transfer::fetch_infos(remote, cache, infos, BTreeSet::new(), TRANSFERS, None)
         .await
         .map_err(|e| e.to_string())?;
     match got.failed.first() {

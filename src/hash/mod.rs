@@ -124,24 +124,22 @@ impl Hasher {
             state_path: state.to_path_buf(),
             state: Mutex::new(StateTable::load(state)),
             save_lock: Mutex::new(()),
-            progress: Progress::new(true),
+            progress: Progress::new(false),
         }
     }
 
-    /// Whether hashing that is still going after half a second shows a progress bar (bytes
-    /// hashed over bytes to hash, and the rate) on stderr, cleared when it is done. It never
-    /// shows when stderr is not a terminal, whatever `on` says; `true` is the default. Pass
-    /// `false` under `-q` and `--json`.
-    pub fn with_progress(self, on: bool) -> Hasher {
+    /// Where hashing that is still going after half a second reports its progress (bytes hashed
+    /// over bytes to hash), until it is done: a sink that draws it (`report::progress_sink`) or
+    /// a run's events. `None`, the default, counts nothing.
+    pub fn with_progress(self, sink: Option<crate::progress::Sink>) -> Hasher {
         Hasher {
-            progress: self.progress.switched(on),
+            progress: self.progress.switched(sink),
             ..self
         }
     }
 
-    /// From now on, reports progress to `sink` (during a run: the run's events, drawn by its
-    /// reporter) instead of drawing a bar alone on stderr (`None`, the default). Whether there
-    /// is progress at all is still [`Hasher::with_progress`]'s choice.
+    /// From now on, reports progress to `sink` instead (`None`: nowhere); whether progress is
+    /// counted at all is [`Hasher::with_progress`]'s choice.
     pub fn set_progress_sink(&self, sink: Option<crate::progress::Sink>) {
         self.progress.report_to(sink);
     }
@@ -277,7 +275,7 @@ mod tests {
     fn progress_can_be_turned_off() {
         let tmp = tempfile::tempdir().unwrap();
         let h = Hasher::open(tmp.path(), &tmp.path().join("state"));
-        assert!(!h.with_progress(false).progress.is_on());
+        assert!(!h.with_progress(None).progress.is_on());
     }
 
     /// Rewrites `path` in place with `bytes` (same length) and puts its mtime back: a stamp
@@ -292,7 +290,7 @@ mod tests {
     #[test]
     fn a_fresh_big_file_is_read_once_per_process_until_forgotten() {
         let tmp = tempfile::tempdir().unwrap();
-        let h = Hasher::open(tmp.path(), &tmp.path().join("state")).with_progress(false);
+        let h = Hasher::open(tmp.path(), &tmp.path().join("state")).with_progress(None);
         let big = RepoPath::root().join("big").unwrap();
         fs::write(tmp.path().join("big"), vec![1u8; 2 << 20]).unwrap();
         let first = h.hash(&big).unwrap().unwrap();
@@ -307,7 +305,7 @@ mod tests {
         assert_ne!(second, first, "read again once forgotten");
         // Never saved: another process reads it.
         h.save().unwrap();
-        let other = Hasher::open(tmp.path(), &tmp.path().join("state")).with_progress(false);
+        let other = Hasher::open(tmp.path(), &tmp.path().join("state")).with_progress(None);
         assert_eq!(other.hash(&big).unwrap().unwrap(), second);
         // A small fresh file is always read again.
         let small = RepoPath::root().join("small").unwrap();

@@ -30,9 +30,9 @@ const TEMPLATE: &str = "{wide_msg} {bar:24} {binary_bytes}/{binary_total_bytes} 
 /// Where a shown bar goes.
 #[derive(Clone, Default)]
 enum Draw {
-    /// Drawn alone on stderr.
+    /// Counted, not shown: nobody is listening.
     #[default]
-    Stderr,
+    Nowhere,
     /// Reported to a sink (a run's events, whose reporter draws it among the run's bars).
     Sink(Sink),
     /// Counted but never drawn: for tests.
@@ -43,7 +43,7 @@ enum Draw {
 impl std::fmt::Debug for Draw {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Draw::Stderr => "Stderr",
+            Draw::Nowhere => "Nowhere",
             Draw::Sink(_) => "Sink",
             #[cfg(test)]
             Draw::Hidden => "Hidden",
@@ -90,24 +90,25 @@ struct Run {
 impl Progress {
     /// A reporter drawing on stderr if `on` and stderr is a terminal.
     pub(crate) fn new(on: bool) -> Progress {
-        Progress::with(on && stderr_is_terminal(), Draw::Stderr)
+        Progress::with(on, Draw::Nowhere)
     }
 
     /// The same reporter, turned on (if stderr is a terminal) or off.
-    pub(crate) fn switched(mut self, on: bool) -> Progress {
-        self.on = on && stderr_is_terminal();
+    pub(crate) fn switched(mut self, sink: Option<Sink>) -> Progress {
+        self.on = sink.is_some();
+        self.lock().draw = sink.map_or(Draw::Nowhere, Draw::Sink);
         self
     }
 
     /// A reporter that does nothing.
     #[cfg(test)]
     pub(crate) fn off() -> Progress {
-        Progress::with(false, Draw::Stderr)
+        Progress::with(false, Draw::Nowhere)
     }
 
     /// From the next bar on, reports it to `sink`, or draws it alone on stderr if `None`.
     pub(crate) fn report_to(&self, sink: Option<Sink>) {
-        self.lock().draw = sink.map_or(Draw::Stderr, Draw::Sink);
+        self.lock().draw = sink.map_or(Draw::Nowhere, Draw::Sink);
     }
 
     /// A reporter that counts but never draws.
@@ -258,7 +259,7 @@ impl Progress {
         }
         if shown.is_none() && due(elapsed, done, total) {
             match draw {
-                Draw::Stderr => bar.set_draw_target(ProgressDrawTarget::stderr()),
+                Draw::Nowhere => {}
                 Draw::Sink(sink) => sink(crate::progress::Progress {
                     kind: "hashing",
                     message: bar.message(),
@@ -357,10 +358,6 @@ fn label<'a>(mut items: impl DoubleEndedIterator<Item = &'a str> + ExactSizeIter
         0 => format!("hashing {newest}"),
         n => format!("hashing {newest} and {n} more"),
     }
-}
-
-fn stderr_is_terminal() -> bool {
-    std::io::IsTerminal::is_terminal(&std::io::stderr())
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -474,7 +471,7 @@ mod tests {
         p.report_to(None);
         drop(run);
         assert!(p.lock().shown.is_none() && p.lock().bar.is_none());
-        assert!(matches!(p.lock().draw, Draw::Stderr));
+        assert!(matches!(p.lock().draw, Draw::Nowhere));
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 2, "{seen:?}");
         assert_eq!(

@@ -100,15 +100,14 @@ pub fn prepare(
         dag,
         plan,
     } = loaded;
-    let hasher = Arc::new(
-        Hasher::open(&repo.root, &workspace::state_path(&repo.root)).with_progress(opts.progress),
-    );
-    if opts.progress {
+    let sink: Option<crate::progress::Sink> = opts.progress.then(|| {
         let events = events.clone();
-        hasher.set_progress_sink(Some(Arc::new(move |p| {
+        Arc::new(move |p| {
             let _ = events.send(Event::Progress(p));
-        })));
-    }
+        }) as crate::progress::Sink
+    });
+    let hasher =
+        Arc::new(Hasher::open(&repo.root, &workspace::state_path(&repo.root)).with_progress(sink));
     let config = Config::load(&repo.root)?;
     let cache = workspace::cache(&repo.root, &config)?;
     let executors = executors(repo, &pipeline, &config, opts.executor, &hasher, &cache)?;

@@ -13,7 +13,7 @@ use crate::transfer::{self, Fetch};
 pub(super) fn pull_first(repo: &Repo, targets: &[String], events: &Events) -> Result<(), Error> {
     let fetch = Fetch::open(repo, targets, None)?;
     let runtime = crate::exec::runtime()?;
-    let summary = runtime.block_on(fetch.fetch(8, true, true))?;
+    let summary = runtime.block_on(fetch.fetch(8, true, None))?;
     let _ = events.send(Event::Note {
         message: transfer::describe("fetched", &fetch.remote, &summary),
     });
@@ -27,7 +27,7 @@ pub(super) fn pull_first(repo: &Repo, targets: &[String], events: &Events) -> Re
         .into_iter()
         .filter(|t| !t.path.to_path(&repo.root).exists() && fetch.cache.contains(&t.info))
         .collect();
-    let done = checkout::restore(&repo.root, &fetch.cache, &missing, false, false, false)?;
+    let done = checkout::restore(&repo.root, &fetch.cache, &missing, false, false, None)?;
     for path in done.restored {
         let _ = events.send(Event::Note {
             message: format!("restored {path}"),
