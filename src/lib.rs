@@ -20,6 +20,7 @@ pub mod exit_code;
 pub mod git;
 pub mod hash;
 pub mod lock;
+pub mod overrides;
 pub mod params;
 pub mod pointer;
 pub mod progress;

@@ -15,6 +15,7 @@ mod examples;
 mod gc;
 mod interpolation;
 mod iris;
+mod layout;
 mod remote;
 mod report;
 mod repro;

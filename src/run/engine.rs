@@ -67,7 +67,7 @@ pub fn load(repo: &Repo, opts: &RunOptions) -> Result<Loaded, Error> {
 pub struct Prepared {
     shared: Arc<Shared>,
     plan: Plan,
-    overrides: Arc<crate::params::Overrides>,
+    overrides: Arc<crate::overrides::Overrides>,
 }
 
 /// What `--dry` predicts for one stage.
@@ -412,7 +412,7 @@ mod tests {
         )
         .unwrap();
         std::fs::write(root.join("params.yaml"), "train:\n  seed: 1\n").unwrap();
-        let mut overrides = crate::params::Overrides::default();
+        let mut overrides = crate::overrides::Overrides::default();
         overrides.set(
             &RepoPath::root().join("params.yaml").unwrap(),
             "train.seed",

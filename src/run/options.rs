@@ -31,7 +31,7 @@ pub struct RunOptions {
     /// Params set in memory for this run only, as if the params files said so: `${}` and the
     /// stages' tracked params see them, the workspace's files stay as they are. Experiments run
     /// their variants this way.
-    pub overrides: std::sync::Arc<crate::params::Overrides>,
+    pub overrides: std::sync::Arc<crate::overrides::Overrides>,
     /// Hashing shows its progress (as events).
     pub progress: bool,
 }

@@ -23,12 +23,12 @@ pub struct Scope {
     /// Files loaded so far and the keys taken from each (`None`: the whole file), as DVC tracks.
     imports: HashMap<String, Option<Vec<String>>>,
     /// Params a run sets in memory, applied to each file as it is loaded.
-    overrides: Arc<crate::params::Overrides>,
+    overrides: Arc<crate::overrides::Overrides>,
 }
 
 impl Scope {
     /// An empty scope whose files get these overrides.
-    pub fn with(overrides: Arc<crate::params::Overrides>) -> Scope {
+    pub fn with(overrides: Arc<crate::overrides::Overrides>) -> Scope {
         Scope {
             overrides,
             ..Scope::default()

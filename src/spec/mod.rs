@@ -52,7 +52,7 @@ impl Pipeline {
         root: &Path,
         cwd: &RepoPath,
         extra: &[RepoPath],
-        overrides: &Arc<crate::params::Overrides>,
+        overrides: &Arc<crate::overrides::Overrides>,
     ) -> Result<Pipeline, SpecError> {
         let mut files = discover(root);
         for e in extra {
@@ -82,7 +82,7 @@ impl Pipeline {
         &mut self,
         file: &RepoPath,
         local: bool,
-        overrides: &Arc<crate::params::Overrides>,
+        overrides: &Arc<crate::overrides::Overrides>,
     ) -> Result<(), SpecError> {
         let path = file.to_path(&self.root);
         let text = std::fs::read_to_string(&path).map_err(|e| SpecError::Read {

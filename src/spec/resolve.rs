@@ -25,7 +25,7 @@ pub fn resolve(
     root: &Path,
     spec: &Arc<SpecFile>,
     raw: &RawSpec,
-    overrides: &Arc<crate::params::Overrides>,
+    overrides: &Arc<crate::overrides::Overrides>,
 ) -> Result<Vec<Stage>, SpecError> {
     let src = &spec.src;
     let loc = |node: &Node| Loc {
