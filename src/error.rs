@@ -47,6 +47,9 @@ pub enum Error {
     /// A run could not start.
     #[error(transparent)]
     Exec(#[from] crate::exec::ExecError),
+    /// No one registry to use.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
     /// Verification cannot start.
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
@@ -89,7 +92,7 @@ impl Error {
             | Error::Hash(_)
             | Error::Exec(_)
             | Error::Watch(_) => exit_code::FAILED,
-            Error::Pointer(_) => exit_code::BAD_INPUT,
+            Error::Pointer(_) | Error::Registry(_) => exit_code::BAD_INPUT,
             Error::Verify(crate::verify::VerifyError::Scratch { .. }) => exit_code::FAILED,
             Error::Verify(_) => exit_code::BAD_INPUT,
             Error::Config(_) => exit_code::BAD_INPUT,
@@ -132,6 +135,7 @@ impl Error {
             | Error::Lock(_) => (None, vec![], None),
             Error::Exec(e) => (None, vec![], e.help().map(str::to_string)),
             Error::Verify(e) => (None, vec![], e.help().map(str::to_string)),
+            Error::Registry(e) => (None, vec![], Some(e.help().to_string())),
             Error::Output(_) | Error::Pointer(_) | Error::Watch(_) => (None, vec![], None),
         };
         let mut group = Group::with_title(Level::ERROR.primary_title(title.as_str()));

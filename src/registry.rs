@@ -72,6 +72,53 @@ pub fn find(pipeline: &Pipeline) -> Found {
     }
 }
 
+/// No one registry to use when none is named.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// No `deploy` stage anywhere.
+    #[error("no `deploy` stage in this pipeline, so no registry to use")]
+    NoDeploy,
+    /// Several, none preferred.
+    #[error("several `deploy` stages, so no one registry to use: {}", list(.stages))]
+    Several {
+        /// Their addresses.
+        stages: Vec<String>,
+    },
+}
+
+fn list(stages: &[String]) -> String {
+    stages
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl RegistryError {
+    /// What to do about it.
+    pub fn help(&self) -> &'static str {
+        match self {
+            RegistryError::NoDeploy => {
+                "pass `--registry DIR`, or run from the folder of a pipeline with a `deploy` stage"
+            }
+            RegistryError::Several { .. } => {
+                "pass `--registry DIR`, or run from the folder of the spec whose registry you mean"
+            }
+        }
+    }
+}
+
+/// [`find`]'s one registry, or why there is none.
+pub fn find_one(pipeline: &Pipeline) -> Result<DeployStage, RegistryError> {
+    match find(pipeline) {
+        Found::One(d) => Ok(d),
+        Found::None => Err(RegistryError::NoDeploy),
+        Found::Several(ds) => Err(RegistryError::Several {
+            stages: ds.into_iter().map(|d| d.stage).collect(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::cmd::Report;
 use crate::context::Context;
 use crate::error::Error;
-use crate::registry::{self, Found};
+use crate::registry;
 use crate::spec::Pipeline;
 use crate::table::Table;
 
@@ -169,29 +169,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
 /// The registry of the pipeline's `deploy` stage (see `registry::find`).
 fn default_registry(ctx: &Context) -> Result<PathBuf, Error> {
     let pipeline = Pipeline::load(&ctx.root, &ctx.cwd, &[])?;
-    match registry::find(&pipeline) {
-        Found::One(d) => Ok(d.dir),
-        Found::None => Err(Error::Usage {
-            message: "no `deploy` stage in this pipeline, so no registry to use".into(),
-            help: Some(
-                "pass `--registry DIR`, or run from the folder of a pipeline with a `deploy` stage"
-                    .into(),
-            ),
-        }),
-        Found::Several(ds) => Err(Error::Usage {
-            message: format!(
-                "several `deploy` stages, so no one registry to use: {}",
-                ds.iter()
-                    .map(|d| format!("`{}`", d.stage))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            help: Some(
-                "pass `--registry DIR`, or run from the folder of the spec whose registry you mean"
-                    .into(),
-            ),
-        }),
-    }
+    Ok(registry::find_one(&pipeline)?.dir)
 }
 
 mod erased {

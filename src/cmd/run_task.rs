@@ -23,12 +23,14 @@ pub fn run(_ctx: &Context, _args: &Args) -> Result<Report, Error> {
         .map_err(|e| usage(format!("cannot read the job spec on stdin: {e}")))?;
     let spec: JobSpec = serde_json::from_str(&text)
         .map_err(|e| usage(format!("the job spec on stdin is not valid: {e}")))?;
-    let runtime = crate::exec::runtime()?;
-    let (code, message) = runtime.block_on(crate::exec::node::run_job(spec));
+    let end = crate::run::run_task(spec)?;
     Ok(Report {
         stdout: String::new(),
-        stderr: message.map(|m| format!("error: {m}\n")).unwrap_or_default(),
-        code,
+        stderr: end
+            .error
+            .map(|m| format!("error: {m}\n"))
+            .unwrap_or_default(),
+        code: end.code,
     })
 }
 

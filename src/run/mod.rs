@@ -6,7 +6,9 @@ mod engine;
 mod options;
 mod pull;
 pub mod record;
+mod task;
 
 pub use engine::{DryStage, Loaded, Prepared, load, prepare, reach, run};
 pub use options::{Reach, RunOptions};
 pub use record::{RunRecord, RunStatus, StageOutcome, StageRecord};
+pub use task::{TaskEnd, run_task};
