@@ -6,6 +6,7 @@
 
 mod test;
 
+mod builtin;
 mod dag;
 mod diff;
 mod dvc_fixtures;
