@@ -6,6 +6,7 @@
 
 mod test;
 
+mod builtin;
 mod completions;
 mod dag;
 mod diff;

@@ -238,6 +238,17 @@ impl Executor for Local {
                 Work::Builtin { name, with } => {
                     let (name, with) = (name.clone(), with.clone());
                     let (events, stage) = (events.clone(), task.stage.clone());
+                    let cpus = usize::try_from(task.resources.cpus.max(1)).unwrap_or(1);
+                    // The stage polls a flag; this task raises it when the run is cancelled.
+                    let flag = wf_stages::Cancel::new();
+                    let raise = {
+                        let (flag, mut cancel) = (flag.clone(), cancel.clone());
+                        tokio::spawn(async move {
+                            if cancel.wait_for(|&c| c).await.is_ok() {
+                                flag.cancel();
+                            }
+                        })
+                    };
                     // A built-in stage is blocking Rust code: it runs on the blocking pool, in
                     // parallel with other stages like any process.
                     let ran = tokio::task::spawn_blocking(move || {
@@ -251,12 +262,20 @@ impl Executor for Local {
                                 stderr: false,
                             });
                         };
-                        match builtin.run(&with, &cwd, &mut log) {
+                        let mut ctx = wf_stages::RunContext {
+                            dir: &cwd,
+                            log: &mut log,
+                            cancel: &flag,
+                            cpus,
+                        };
+                        match builtin.run(&with, &mut ctx) {
                             Ok(()) => Outcome::Ok,
+                            Err(wf_stages::Error::Cancelled) => Outcome::Interrupted,
                             Err(e) => Outcome::Failed(e.to_string()),
                         }
                     })
                     .await;
+                    raise.abort();
                     ran.unwrap_or_else(|e| Outcome::Failed(format!("internal error: {e}")))
                 }
             }

@@ -1,12 +1,10 @@
 //! `deploy`: champion/challenger registration of candidate models into a model registry.
 
-use std::path::Path;
-
 use serde::Deserialize;
 
 use crate::model::parse_model;
 use crate::registry::{CHALLENGER, Meta, MetricValue, Registry, beats, metric_value};
-use crate::{Builtin, Error, Io, atomic, parse_with};
+use crate::{Builtin, Error, Io, RunContext, atomic, parse_with};
 
 /// One model offered for deployment, with the metrics `evaluate` wrote for it.
 #[derive(Debug, Deserialize)]
@@ -70,12 +68,10 @@ impl Builtin for Deploy {
         })
     }
 
-    fn run(
-        &self,
-        with: &serde_json::Value,
-        dir: &Path,
-        log: &mut dyn FnMut(String),
-    ) -> Result<(), Error> {
+    fn run(&self, with: &serde_json::Value, ctx: &mut RunContext<'_>) -> Result<(), Error> {
+        let (dir, cancel) = (ctx.dir, ctx.cancel);
+        cancel.check()?;
+        let log = &mut *ctx.log;
         let w: DeployWith = parse_with(self.name(), with)?;
         let registry = Registry::create(dir.join(&w.registry))?;
 

@@ -215,6 +215,10 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The engine raised the cancel flag (Ctrl-C) before the stage finished.
+    #[error("cancelled before it finished")]
+    Cancelled,
+
     /// `rollback` with no earlier champion to go back to.
     #[error("model registry `{}` has no earlier champion to roll back to", registry.display())]
     NoRollback {

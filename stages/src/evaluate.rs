@@ -1,13 +1,11 @@
 //! `evaluate`: scores a trained model on the held-out split (metrics JSON + confusion matrix CSV).
 
-use std::path::Path;
-
 use serde::Deserialize;
 
-use crate::metrics::Report;
-use crate::model::{load_model, predict};
+use crate::model::{load_model, predict_cancellable};
+use crate::scores::Report;
 use crate::table::Table;
-use crate::{Builtin, Error, Io, atomic, parse_with};
+use crate::{Builtin, Error, Io, RunContext, atomic, parse_with};
 
 /// The `with:` of `uses: evaluate`.
 #[derive(Debug, Deserialize)]
@@ -57,19 +55,16 @@ impl Builtin for Evaluate {
         })
     }
 
-    fn run(
-        &self,
-        with: &serde_json::Value,
-        dir: &Path,
-        log: &mut dyn FnMut(String),
-    ) -> Result<(), Error> {
+    fn run(&self, with: &serde_json::Value, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let w: EvaluateWith = parse_with(self.name(), with)?;
+        let dir = ctx.dir;
         let model = load_model(&dir.join(&w.model).join("model.json"))?;
         let test = Table::read(&dir.join(&w.data).join("test.csv"))?;
+        ctx.cancel.check()?;
         let actual = test.labels(&model.target)?;
-        let predicted = predict(&model, &test)?;
+        let predicted = predict_cancellable(&model, &test, ctx.cancel)?;
         let report = Report::new(&model.classes, &actual, &predicted);
-        log(format!(
+        (ctx.log)(format!(
             "{} on {} test rows: accuracy {:.4}, f1_macro {:.4}",
             model.model, report.samples, report.accuracy, report.f1_macro
         ));

@@ -6,33 +6,42 @@
 //! hands it plain data and gets plain data back.
 //!
 //! [`Builtin::run`] is blocking and CPU-bound (polars, linfa): the engine calls it off its async
-//! threads. The model file, the metrics and the [`registry`] are public so `wf model` can read
+//! threads, with a [`Cancel`] flag it raises on Ctrl-C and the stage's CPU budget
+//! ([`RunContext`]). Each model kind `train` fits is a module of `kinds/`, and
+//! [`ModelKind::space`] lists its hyper-parameters with their limits and tuning ranges. The model file, the metrics and the [`registry`] are public so `wf model` can read
 //! them without running a stage.
 
 mod atomic;
+mod cancel;
+mod cart;
 mod deploy;
 mod error;
 mod evaluate;
-mod hyper;
-mod metrics;
+mod kind;
+mod kinds;
 mod model;
+mod model_kind;
+mod params;
 mod prepare;
 pub mod registry;
+mod scores;
 mod table;
 mod train;
-mod tree;
 
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
+pub use cancel::Cancel;
 pub use deploy::{Candidate, Deploy, DeployWith, Direction};
 pub use error::Error;
 pub use evaluate::{Evaluate, EvaluateWith};
-pub use metrics::{ClassMetrics, Confusion, Report};
-pub use model::{MODEL_FORMAT, Model, ModelKind, Scaler, load_model, predict};
+pub use kind::{Limit, ParamSpec, Range};
+pub use model::{MODEL_FORMAT, Model, Scaler, load_model, predict};
+pub use model_kind::ModelKind;
 pub use prepare::{Prepare, PrepareWith};
 pub use registry::Registry;
+pub use scores::{ClassMetrics, Confusion, Report};
 pub use table::Table;
 pub use train::{Train, TrainWith};
 
@@ -59,16 +68,23 @@ pub trait Builtin: Send + Sync {
     fn version(&self) -> u32;
     /// Parses `with:` and returns the deps and outs it implies.
     fn io(&self, with: &serde_json::Value) -> Result<Io, Error>;
-    /// Runs the stage to completion. Paths in `with:` are relative to `dir`, the stage's working
-    /// folder; `log` receives human-readable progress lines. Writes exactly the outs, metrics,
-    /// plots and persisted paths [`Builtin::io`] declares, and the same bytes for the same
-    /// inputs (the registry's timestamps aside).
-    fn run(
-        &self,
-        with: &serde_json::Value,
-        dir: &Path,
-        log: &mut dyn FnMut(String),
-    ) -> Result<(), Error>;
+    /// Runs the stage to completion, or until `ctx.cancel` is raised (then `Error::Cancelled`,
+    /// within well under a second). Paths in `with:` are relative to `ctx.dir`. Writes exactly
+    /// the outs, metrics, plots and persisted paths [`Builtin::io`] declares, and the same
+    /// bytes for the same inputs (the registry's timestamps aside).
+    fn run(&self, with: &serde_json::Value, ctx: &mut RunContext<'_>) -> Result<(), Error>;
+}
+
+/// What a built-in stage runs with, besides its `with:`.
+pub struct RunContext<'a> {
+    /// The stage's working folder; paths in `with:` are relative to it.
+    pub dir: &'a Path,
+    /// Receives human-readable progress lines.
+    pub log: &'a mut dyn FnMut(String),
+    /// Raised by the engine on Ctrl-C; the stage then stops with `Error::Cancelled`.
+    pub cancel: &'a Cancel,
+    /// Threads the stage may use (`resources.cpus`, at least 1).
+    pub cpus: usize,
 }
 
 /// Every built-in stage, in the order they usually run.

@@ -1,14 +1,13 @@
 //! `prepare`: a CSV in, rows with missing values dropped, a seeded stratified train/test split out.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use rand::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use crate::table::{Table, write_csv};
-use crate::{Builtin, Error, Io, atomic, parse_with};
+use crate::{Builtin, Error, Io, RunContext, atomic, parse_with};
 
 /// The `with:` of `uses: prepare`.
 #[derive(Debug, Deserialize)]
@@ -88,12 +87,9 @@ impl Builtin for Prepare {
         })
     }
 
-    fn run(
-        &self,
-        with: &serde_json::Value,
-        dir: &Path,
-        log: &mut dyn FnMut(String),
-    ) -> Result<(), Error> {
+    fn run(&self, with: &serde_json::Value, ctx: &mut RunContext<'_>) -> Result<(), Error> {
+        let (dir, cancel) = (ctx.dir, ctx.cancel);
+        let log = &mut *ctx.log;
         let w: PrepareWith = parse_with(self.name(), with)?;
         if !(w.test_size > 0.0 && w.test_size < 1.0) {
             return Err(Error::Range {
@@ -140,6 +136,7 @@ impl Builtin for Prepare {
             if *name == w.target {
                 continue;
             }
+            cancel.check()?;
             for &row in &complete {
                 table.number(row, name, col[row].as_deref())?;
             }
@@ -159,6 +156,7 @@ impl Builtin for Prepare {
             });
         }
 
+        cancel.check()?;
         let split = stratified_split(&by_class, w.test_size, w.seed);
         let out = dir.join(&w.out);
         std::fs::create_dir_all(&out).map_err(|e| Error::write(&out, e))?;

@@ -1,13 +1,12 @@
 //! `train`: fits a classifier on a prepared training split and writes a portable model file.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ModelKind, fit};
+use crate::model::fit;
+use crate::model_kind::ModelKind;
 use crate::prepare::Summary;
 use crate::table::Table;
-use crate::{Builtin, Error, Io, atomic, parse_with};
+use crate::{Builtin, Error, Io, RunContext, atomic, parse_with};
 
 /// The `with:` of `uses: train`.
 #[derive(Debug, Deserialize)]
@@ -59,13 +58,9 @@ impl Builtin for Train {
         })
     }
 
-    fn run(
-        &self,
-        with: &serde_json::Value,
-        dir: &Path,
-        log: &mut dyn FnMut(String),
-    ) -> Result<(), Error> {
+    fn run(&self, with: &serde_json::Value, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let w: TrainWith = parse_with(self.name(), with)?;
+        let dir = ctx.dir;
         let data = dir.join(&w.data);
         let target = match w.target {
             Some(t) => t,
@@ -77,9 +72,9 @@ impl Builtin for Train {
             }
         };
         let table = Table::read(&data.join("train.csv"))?;
-        let trained = fit(w.model, &w.params, &table, &target)?;
+        let trained = fit(w.model, &w.params, &table, &target, ctx.cancel, ctx.cpus)?;
         let model = &trained.model;
-        log(format!(
+        (ctx.log)(format!(
             "fit {} on {} rows × {} features, {} classes, in {:.1} ms",
             w.model,
             model.train_rows,
@@ -87,7 +82,7 @@ impl Builtin for Train {
             model.classes.len(),
             trained.elapsed.as_secs_f64() * 1e3
         ));
-        log(format!("train accuracy {:.4}", trained.train_accuracy));
+        (ctx.log)(format!("train accuracy {:.4}", trained.train_accuracy));
 
         let out = dir.join(&w.out);
         model.save(&out.join("model.json"))?;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use wf_stages::registry::{CHALLENGER, CHAMPION};
-use wf_stages::{Error, Registry, lookup};
+use wf_stages::{Cancel, Error, Registry, RunContext, lookup};
 
 /// A temp folder to run stages in.
 struct Project {
@@ -52,7 +52,14 @@ impl Project {
         // What the engine does around a run: outs are checked against `io()`.
         builtin.io(&with)?;
         let mut lines = Vec::new();
-        builtin.run(&with, self.dir.path(), &mut |l| lines.push(l))?;
+        let cancel = Cancel::new();
+        let mut ctx = RunContext {
+            dir: self.dir.path(),
+            log: &mut |l| lines.push(l),
+            cancel: &cancel,
+            cpus: 2,
+        };
+        builtin.run(&with, &mut ctx)?;
         Ok(lines)
     }
 

@@ -1,4 +1,5 @@
-//! `Tree`: a CART decision tree, written here rather than taken from linfa-trees 0.8.1.
+//! `Tree`: a CART decision tree, written here rather than taken from linfa-trees 0.8.1 (the
+//! `tree` kind in `kinds/tree.rs` reads its parameters and stores it).
 //!
 //! linfa-trees counts classes in a `std::collections::HashMap`, whose iteration order changes
 //! from one process to the next; the Gini sums (and the recorded impurity decreases) then differ
@@ -9,7 +10,14 @@
 use ndarray::{Array2, ArrayView1};
 use serde::{Deserialize, Serialize};
 
-use crate::hyper::Criterion;
+use crate::{Cancel, Error};
+
+/// Split quality of a decision tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Criterion {
+    Gini,
+    Entropy,
+}
 
 /// One node of a fitted tree; children are indices into [`Tree::nodes`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,19 +51,27 @@ pub(crate) struct Growth {
 }
 
 impl Tree {
-    /// Grows a tree on `x` (rows are samples) and class indices `y` in `0..n_classes`.
-    pub(crate) fn fit(x: &Array2<f64>, y: &[usize], n_classes: usize, growth: &Growth) -> Tree {
+    /// Grows a tree on `x` (rows are samples) and class indices `y` in `0..n_classes`; stops
+    /// with `Error::Cancelled` once `cancel` is raised (checked per node and per feature).
+    pub(crate) fn fit(
+        x: &Array2<f64>,
+        y: &[usize],
+        n_classes: usize,
+        growth: &Growth,
+        cancel: &Cancel,
+    ) -> Result<Tree, Error> {
         let mut nodes = vec![Node::Leaf { class: 0 }];
         // An explicit stack instead of recursion: a deep tree cannot overflow the thread stack.
         let mut work = vec![(0usize, (0..y.len()).collect::<Vec<usize>>(), 0usize)];
         while let Some((at, rows, depth)) = work.pop() {
+            cancel.check()?;
             let counts = class_counts(&rows, y, n_classes);
             let class = majority(&counts);
             let can_split = growth.max_depth.is_none_or(|d| depth < d)
                 && rows.len() >= growth.min_samples_split
                 && counts.iter().filter(|&&c| c > 0).count() > 1;
             let best = if can_split {
-                best_split(x, y, &rows, &counts, growth)
+                best_split(x, y, &rows, &counts, growth, cancel)?
             } else {
                 None
             };
@@ -78,7 +94,7 @@ impl Tree {
             work.push((right, right_rows, depth + 1));
             work.push((left, left_rows, depth + 1));
         }
-        Tree { nodes }
+        Ok(Tree { nodes })
     }
 
     /// The class of one sample.
@@ -179,12 +195,14 @@ fn best_split(
     rows: &[usize],
     counts: &[usize],
     growth: &Growth,
-) -> Option<(usize, f64)> {
+    cancel: &Cancel,
+) -> Result<Option<(usize, f64)>, Error> {
     let n = rows.len();
     let parent = impurity(counts, n, growth.criterion);
     let mut best: Option<(f64, usize, f64)> = None;
     let mut sorted = rows.to_vec();
     for feature in 0..x.ncols() {
+        cancel.check()?;
         // Stable sort by value, so equal values keep row order.
         sorted.sort_by(|&a, &b| x[[a, feature]].total_cmp(&x[[b, feature]]));
         let mut left = vec![0usize; counts.len()];
@@ -207,8 +225,9 @@ fn best_split(
             }
         }
     }
-    best.filter(|&(score, _, _)| score < parent)
-        .map(|(_, feature, threshold)| (feature, threshold))
+    Ok(best
+        .filter(|&(score, _, _)| score < parent)
+        .map(|(_, feature, threshold)| (feature, threshold)))
 }
 
 #[cfg(test)]
@@ -229,7 +248,7 @@ mod tests {
     fn separates_two_blobs() {
         let x = array![[0.0, 5.0], [1.0, 5.0], [2.0, 5.0], [10.0, 5.0], [11.0, 5.0]];
         let y = [0, 0, 0, 1, 1];
-        let tree = Tree::fit(&x, &y, 2, &growth());
+        let tree = Tree::fit(&x, &y, 2, &growth(), &Cancel::new()).unwrap();
         assert_eq!(
             tree.nodes[0],
             Node::Split {
@@ -255,7 +274,9 @@ mod tests {
                 max_depth: Some(0),
                 ..growth()
             },
-        );
+            &Cancel::new(),
+        )
+        .unwrap();
         assert_eq!(tree.nodes, [Node::Leaf { class: 1 }]);
     }
 }

@@ -1,4 +1,4 @@
-//! `Report`: classification metrics of predicted against actual labels, as scikit-learn's
+//! `Report`: classification scores of predicted against actual labels, as scikit-learn's
 //! `classification_report` and `confusion_matrix` compute them (a class never predicted has
 //! precision 0, as scikit-learn's `zero_division` default does after its warning).
 
