@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{Semaphore, watch};
@@ -80,6 +81,14 @@ impl Summary {
     }
 }
 
+/// Set on a failure without `-k`: stages waiting for a slot do not start.
+struct Halt {
+    /// Whether a failure halts the run (no `-k`).
+    on_failure: bool,
+    /// Whether it did.
+    halted: AtomicBool,
+}
+
 /// The result of one stage's task.
 enum Done {
     Fresh,
@@ -128,8 +137,10 @@ pub async fn run(shared: Arc<Shared>, mut plan: Plan, events: Events) -> Summary
         .map(|(_, e)| Arc::new(Semaphore::new(e.capacity().unwrap_or(jobs).max(1))))
         .collect();
     let (cancel_tx, cancel_rx) = watch::channel(false);
-    // Set on a failure without `-k`: stages waiting for a slot do not start.
-    let (halt_tx, halt_rx) = watch::channel(false);
+    let halt = Arc::new(Halt {
+        on_failure: !plan.keep_going,
+        halted: AtomicBool::new(false),
+    });
     let mut running: JoinSet<(usize, Done, StageRun)> = JoinSet::new();
     let mut summary = Summary {
         started: Some(SystemTime::now()),
@@ -159,7 +170,7 @@ pub async fn run(shared: Arc<Shared>, mut plan: Plan, events: Events) -> Summary
                 slots[shared.executors.index(i)].clone(),
                 cpus,
                 events.clone(),
-                (cancel_rx.clone(), halt_rx.clone()),
+                (cancel_rx.clone(), halt.clone()),
             ));
         }
         if running.is_empty() {
@@ -232,7 +243,7 @@ pub async fn run(shared: Arc<Shared>, mut plan: Plan, events: Events) -> Summary
                     }
                 } else {
                     stop_new = true;
-                    let _ = halt_tx.send(true);
+                    halt.halted.store(true, Ordering::SeqCst);
                 }
             }
             Done::Interrupted => {
@@ -278,7 +289,7 @@ async fn stage_task(
     slots: Arc<Semaphore>,
     cpus: u32,
     events: Events,
-    (cancel, halt): (watch::Receiver<bool>, watch::Receiver<bool>),
+    (cancel, halt): (watch::Receiver<bool>, Arc<Halt>),
 ) -> (usize, Done, StageRun) {
     let address = shared.pipeline.stages[i].address();
     let mut run = StageRun::default();
@@ -332,7 +343,7 @@ async fn stage_task(
     if *cancel.borrow() {
         return (i, Done::Interrupted, run);
     }
-    if *halt.borrow() {
+    if halt.halted.load(Ordering::SeqCst) {
         return (i, Done::Halted, run);
     }
     let task = Task::new(&shared.pipeline.stages[i], shared.root.clone(), inputs);
@@ -347,6 +358,7 @@ async fn stage_task(
     }
     let executor = shared.executors.of(i);
     let outcome = executor.run(&task, &events, cancel.clone()).await;
+
     let done = match outcome {
         Outcome::Ok => {
             let shared = shared.clone();
@@ -359,6 +371,11 @@ async fn stage_task(
         Outcome::Failed(message) => Done::Failed(Failure::Command { message }),
         Outcome::Interrupted => Done::Interrupted,
     };
+    if matches!(done, Done::Failed(_)) && halt.on_failure {
+        // Raised before this stage's slots are given back, so that a stage waiting for them
+        // sees it (the run loop raises it too, but only once it hears of the failure).
+        halt.halted.store(true, Ordering::SeqCst);
+    }
     finish(&events, address, started, i, done, run)
 }
 
