@@ -321,6 +321,26 @@ fn a_broken_spec_is_reported_and_a_fixed_one_runs() {
 }
 
 #[test]
+fn a_bad_config_is_reported_and_watch_goes_on() {
+    // Regression: a run that could not start kept its events open, and the watch hung.
+    let (_t, mut w) = chain();
+    w.write(".wf/config", "[cache]\ntype = \"nope\"\n");
+    w.write("in.txt", "again\n");
+    let line = w.cycle(2);
+    assert!(
+        line.starts_with("[watch] in.txt changed: not run, see the error above; "),
+        "{line}"
+    );
+    assert!(w.stderr().contains("nope"), "{}", w.stderr());
+    std::fs::remove_file(w.dir.join(".wf/config")).unwrap();
+    w.write("in.txt", "once more\n");
+    let line = w.cycle(3);
+    assert!(line.contains("ran a, b"), "{line}");
+    w.signal(Signal::SIGINT);
+    assert_eq!(w.exit().code(), Some(130));
+}
+
+#[test]
 fn a_failing_stage_is_reported_and_watch_goes_on() {
     let (_t, w) = chain();
     w.write(

@@ -145,6 +145,8 @@ pub async fn watch(
                         let (events, done) = events();
                         let record = match run::prepare(repo, loaded, opts, &events) {
                             Err(e) => {
+                                // The subscribers end when the last sender does.
+                                drop(events);
                                 notice(Notice::Error(e));
                                 None
                             }

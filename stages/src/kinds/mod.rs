@@ -1,5 +1,5 @@
 //! One module per model kind: its hyper-parameters with their limits and tuning ranges, its
-//! fit and its prediction. `kind.rs` lists them.
+//! fit and its prediction. `model_kind.rs` lists them.
 
 mod knn;
 mod logreg;
