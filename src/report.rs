@@ -1,5 +1,6 @@
 //! Turns run events into what the user sees: plain lines (stage output prefixed with its stage,
-//! never interleaved mid-line), or, on a terminal, the same lines under a progress bar.
+//! never interleaved mid-line), or, on a terminal, the same lines under a progress bar, with the
+//! bars of hashing and transfers beside it. The only code that draws on the terminal.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -23,8 +24,6 @@ pub struct Options {
     pub prefix: bool,
 }
 
-/// Prints events until the channel closes. The run's bar joins `bars`, where hashing draws its
-/// own, each on its line.
 /// The terminal's subscriber to a run's events: a thread that renders them as they come.
 pub struct Reporter {
     thread: std::thread::JoinHandle<()>,
@@ -59,6 +58,7 @@ pub fn progress_sink(on: bool) -> Option<crate::progress::Sink> {
     }))
 }
 
+/// Prints events until every sender is gone.
 fn render(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
     let mut progress = Bars::default();
     let bars = progress.bars.clone();

@@ -6,7 +6,7 @@
 //! appended so that a folder never compares equal to a file. Both depend on content and names
 //! only, never on the platform, the walk order or timestamps.
 //!
-//! Hashing that takes more than a moment shows a progress bar on stderr (`progress.rs`).
+//! Hashing that takes more than a moment reports its progress to a sink (`progress.rs`).
 
 mod dir;
 mod file;

@@ -1,10 +1,11 @@
-//! The progress bar of hashing: bytes hashed over bytes to hash, on stderr, for hashing that takes
-//! more than a moment.
+//! The progress of hashing: bytes hashed over bytes to hash, for hashing that takes more than a
+//! moment, reported to a sink (`report` draws it).
 //!
 //! Hashing threads only add to atomic counters. About ten times a second, whichever of them
-//! notices that it is time brings the bar up to date; the bar is drawn only once a run of hashing
-//! has gone on for [`DELAY`] with bytes still to hash, so fast hashing never flickers one, and it
-//! is cleared when the run ends. A run is one call into the `Hasher` (or several overlapping
+//! notices that it is time brings the report up to date (an `indicatif` bar that is never drawn
+//! keeps the counts and the label); it is reported only once a run of hashing has gone on for
+//! [`DELAY`] with bytes still to hash, so fast hashing never flickers a bar, and its end is
+//! reported when the run ends. A run is one call into the `Hasher` (or several overlapping
 //! calls, from several threads).
 
 use std::sync::atomic::{AtomicU64, Ordering};

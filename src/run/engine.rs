@@ -379,7 +379,8 @@ fn executors(
     Ok(executors)
 }
 
-/// Whether `reach` needs its stages' upstream: the default.
+/// The reach `-s` (only the targets) and `--downstream` ask for; the targets' upstream if
+/// neither.
 pub fn reach(single_item: bool, downstream: bool) -> Reach {
     if single_item {
         Reach::Single
