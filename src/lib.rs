@@ -17,6 +17,7 @@ pub mod diff;
 pub mod error;
 pub mod exec;
 pub mod exit_code;
+pub mod gc;
 pub mod git;
 pub mod hash;
 pub mod lock;
