@@ -163,6 +163,43 @@ fn gc_keeps_what_locks_need_and_removes_the_rest() {
 }
 
 #[test]
+fn gc_cloud_removes_from_the_remote_what_nothing_refers_to() {
+    let remote = tempfile::tempdir().unwrap();
+    let a = project(remote.path());
+    a.test().arg("push").success();
+    std::fs::write(a.path().join("data/raw.csv"), "x,y\n3,4\n5,6\n").unwrap();
+    a.test().args(["add", "data/raw.csv"]).success();
+    a.test().arg("repro").success();
+    a.test().arg("push").success();
+    let objects = || {
+        walkdir::WalkDir::new(remote.path())
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file() && !e.path().to_string_lossy().contains("/runs/"))
+            .count()
+    };
+    let before = objects();
+    a.test()
+        .args(["gc", "--cloud", "--dry"])
+        .stdout_contains("from remote `origin`")
+        .stderr_contains("would remove 3 of")
+        .success();
+    assert_eq!(objects(), before, "--dry removes nothing");
+    a.test()
+        .args(["gc", "-c"])
+        .stderr_contains(&format!("removed 3 of {before} objects on remote `origin`"))
+        .success();
+    assert_eq!(objects(), before - 3);
+    // What the lock needs is still on the remote: a fresh clone pulls it all.
+    let b = clone_of(&a);
+    b.test().arg("pull").success();
+    b.test()
+        .arg("status")
+        .stdout("Data and pipelines are up to date.\n")
+        .run();
+}
+
+#[test]
 fn add_refuses_a_stage_output() {
     let remote = tempfile::tempdir().unwrap();
     let a = project(remote.path());
