@@ -96,7 +96,8 @@ enum Done {
     Restored(Box<Entry>),
     Failed(Failure),
     Interrupted,
-    /// Not started: another stage failed while it waited for a slot.
+    /// Not started: another stage failed, or the run was interrupted, while it waited for a
+    /// slot.
     Halted,
 }
 
@@ -337,11 +338,13 @@ async fn stage_task(
         }
         Verdict::Run(inputs) => inputs,
     };
+    // A stage that never started is not interrupted: the run is, and its record says the stage
+    // did not start.
     let Ok(_permit) = slots.acquire_many(cpus).await else {
-        return (i, Done::Interrupted, run);
+        return (i, Done::Halted, run);
     };
     if *cancel.borrow() {
-        return (i, Done::Interrupted, run);
+        return (i, Done::Halted, run);
     }
     if halt.halted.load(Ordering::SeqCst) {
         return (i, Done::Halted, run);

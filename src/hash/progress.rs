@@ -249,26 +249,12 @@ impl Progress {
             *relabel = false;
         }
         if let Some(Draw::Sink(sink)) = shown {
-            sink(crate::progress::Progress {
-                kind: "hashing",
-                message: bar.message(),
-                done,
-                total,
-                bytes: true,
-                finished: false,
-            });
+            sink(report(bar, false));
         }
         if shown.is_none() && due(elapsed, done, total) {
             match draw {
                 Draw::Nowhere => {}
-                Draw::Sink(sink) => sink(crate::progress::Progress {
-                    kind: "hashing",
-                    message: bar.message(),
-                    done,
-                    total,
-                    bytes: true,
-                    finished: false,
-                }),
+                Draw::Sink(sink) => sink(report(bar, false)),
                 #[cfg(test)]
                 Draw::Hidden => {}
             }
@@ -289,14 +275,7 @@ impl Progress {
             bar.finish_and_clear();
             // Its end goes where its start went, even if the setting changed since.
             if let Draw::Sink(sink) = shown {
-                sink(crate::progress::Progress {
-                    kind: "hashing",
-                    message: bar.message(),
-                    done: 0,
-                    total: 0,
-                    bytes: true,
-                    finished: true,
-                });
+                sink(report(&bar, true));
             }
         }
         run.items.clear();
@@ -338,6 +317,18 @@ impl Drop for ItemGuard<'_> {
             run.items.retain(|(i, _)| *i != id);
             run.relabel = true;
         }
+    }
+}
+
+/// What the bar shows now, as a report.
+fn report(bar: &ProgressBar, finished: bool) -> crate::progress::Progress {
+    crate::progress::Progress {
+        kind: "hashing",
+        message: bar.message(),
+        done: bar.position(),
+        total: bar.length().unwrap_or(0),
+        bytes: true,
+        finished,
     }
 }
 
