@@ -68,11 +68,13 @@ pub struct Context {
     pub verbose: bool,
     /// Whether stderr is a terminal (progress bars).
     pub terminal: bool,
+    /// The command line, as the run store records it.
+    pub command: String,
 }
 
 impl Context {
     /// Validates the global flags.
-    pub fn new(globals: &Globals) -> Result<Context, Error> {
+    pub fn new(globals: &Globals, command: String) -> Result<Context, Error> {
         let here = std::env::current_dir().map_err(|e| Error::Usage {
             message: format!("cannot read the current folder: {e}"),
             help: None,
@@ -93,6 +95,7 @@ impl Context {
             quiet: globals.quiet,
             verbose: globals.verbose,
             terminal: std::io::stderr().is_terminal(),
+            command,
         })
     }
 

@@ -47,6 +47,9 @@ pub enum Error {
     /// A run could not start.
     #[error(transparent)]
     Exec(#[from] crate::exec::ExecError),
+    /// The run store refused.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// No one registry to use.
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
@@ -93,6 +96,8 @@ impl Error {
             | Error::Exec(_)
             | Error::Watch(_) => exit_code::FAILED,
             Error::Pointer(_) | Error::Registry(_) => exit_code::BAD_INPUT,
+            Error::Store(crate::store::StoreError::Write { .. }) => exit_code::FAILED,
+            Error::Store(_) => exit_code::BAD_INPUT,
             Error::Verify(crate::verify::VerifyError::Scratch { .. }) => exit_code::FAILED,
             Error::Verify(_) => exit_code::BAD_INPUT,
             Error::Config(_) => exit_code::BAD_INPUT,
@@ -136,6 +141,7 @@ impl Error {
             Error::Exec(e) => (None, vec![], e.help().map(str::to_string)),
             Error::Verify(e) => (None, vec![], e.help().map(str::to_string)),
             Error::Registry(e) => (None, vec![], Some(e.help().to_string())),
+            Error::Store(e) => (None, vec![], Some(e.help().to_string())),
             Error::Output(_) | Error::Pointer(_) | Error::Watch(_) => (None, vec![], None),
         };
         let mut group = Group::with_title(Level::ERROR.primary_title(title.as_str()));

@@ -35,6 +35,7 @@ pub mod run;
 pub mod select;
 pub mod spec;
 pub mod status;
+pub mod store;
 pub mod table;
 pub mod target;
 pub mod transfer;
@@ -54,6 +55,12 @@ use crate::error::Error;
 
 /// Runs wf with these arguments (the first is the program name).
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let command = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -67,7 +74,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     let color = cli.globals.color;
-    match Context::new(&cli.globals).and_then(|ctx| dispatch(&ctx, &cli.command)) {
+    match Context::new(&cli.globals, command).and_then(|ctx| dispatch(&ctx, &cli.command)) {
         Ok(done) => {
             let _ = std::io::stderr().write_all(done.stderr.as_bytes());
             match write_stdout(&done.stdout) {

@@ -65,7 +65,25 @@ fn render(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
     let mut bar: Option<ProgressBar> = None;
     let mut running: BTreeSet<String> = BTreeSet::new();
     let mut done = 0u64;
-    while let Some(event) = rx.blocking_recv() {
+    // Lines not yet written, in order, each with whether it goes to stderr: whatever arrives
+    // together is written together (one write per stream change, not per line).
+    let mut pending: Vec<(bool, String)> = Vec::new();
+    loop {
+        let event = match rx.try_recv() {
+            Ok(event) => event,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                flush(&bars, bar.as_ref(), &mut pending);
+                if let Some(b) = &bar {
+                    b.set_position(done);
+                    b.set_message(running.iter().cloned().collect::<Vec<_>>().join(", "));
+                }
+                match rx.blocking_recv() {
+                    Some(event) => event,
+                    None => break,
+                }
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+        };
         let mut err_lines: Vec<String> = Vec::new();
         let mut out_lines: Vec<String> = Vec::new();
         match event {
@@ -163,6 +181,7 @@ fn render(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
                 }
             }
             Event::Warning { message } => err_lines.push(format!("warning: {message}")),
+            Event::RunFinished => {}
             Event::Progress(p) => {
                 if opts.progress && !opts.quiet {
                     progress.show(p);
@@ -170,30 +189,44 @@ fn render(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
                 continue;
             }
         }
-        let print = || {
-            // One write per line group, so concurrent stages never interleave mid-line.
-            if !out_lines.is_empty() {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(format!("{}\n", out_lines.join("\n")).as_bytes());
-                let _ = out.flush();
+        for (to_err, lines) in [(false, out_lines), (true, err_lines)] {
+            for line in lines {
+                match pending.last_mut() {
+                    Some((last, text)) if *last == to_err => {
+                        text.push_str(&line);
+                        text.push('\n');
+                    }
+                    _ => pending.push((to_err, format!("{line}\n"))),
+                }
             }
-            if !err_lines.is_empty() {
-                let _ = std::io::stderr()
-                    .lock()
-                    .write_all(format!("{}\n", err_lines.join("\n")).as_bytes());
-            }
-        };
-        match &bar {
-            Some(b) => {
-                bars.suspend(print);
-                b.set_position(done);
-                b.set_message(running.iter().cloned().collect::<Vec<_>>().join(", "));
-            }
-            None => print(),
         }
     }
+    flush(&bars, bar.as_ref(), &mut pending);
     if let Some(b) = bar {
         b.finish_and_clear();
+    }
+}
+
+/// Writes the pending lines, in order, whole lines at a time so that concurrent stages never
+/// interleave mid-line; above the bars when there are bars.
+fn flush(bars: &MultiProgress, bar: Option<&ProgressBar>, pending: &mut Vec<(bool, String)>) {
+    if pending.is_empty() {
+        return;
+    }
+    let mut write = || {
+        for (to_err, text) in pending.drain(..) {
+            if to_err {
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            } else {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }
+        }
+    };
+    match bar {
+        Some(_) => bars.suspend(write),
+        None => write(),
     }
 }
 

@@ -24,5 +24,6 @@ mod s3;
 mod slurm;
 mod stage_list;
 mod status;
+mod store;
 mod verify;
 mod watch;

@@ -66,8 +66,9 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The run these flags ask for, shown as the global flags say.
-    pub fn options(&self, ctx: &Context) -> RunOptions {
+    /// The run these flags ask for, shown as the global flags say; `kind` names the command in
+    /// the run store.
+    pub fn options(&self, ctx: &Context, kind: &str) -> RunOptions {
         RunOptions {
             targets: self.targets.clone(),
             jobs: self.jobs,
@@ -75,6 +76,10 @@ impl RunArgs {
             executor: self.executor,
             run_cache: true,
             progress: !ctx.quiet && ctx.terminal,
+            origin: Some(crate::run::Origin {
+                kind: kind.into(),
+                command: ctx.command.clone(),
+            }),
             ..RunOptions::default()
         }
     }
@@ -89,7 +94,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         force_downstream: args.force_downstream,
         run_cache: !args.no_run_cache,
         pull: args.pull && !args.dry,
-        ..args.run.options(ctx)
+        ..args.run.options(ctx, "repro")
     };
     let repo = ctx.repo();
     if args.dry {

@@ -42,7 +42,7 @@ pub struct Args {
 /// Runs `wf watch` until Ctrl-C or SIGTERM.
 pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let runtime = crate::exec::runtime()?;
-    let opts = args.run.options(ctx);
+    let opts = args.run.options(ctx, "watch");
     let events = || {
         let mut events = crate::exec::Events::none();
         let reporter = Reporter::spawn(&mut events, super::report_options(ctx));

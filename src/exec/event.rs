@@ -105,6 +105,8 @@ pub enum Event {
         /// What, in a sentence.
         message: String,
     },
+    /// The run is over: every stage has ended and nothing more will be said of them.
+    RunFinished,
     /// Work that takes a while (hashing, transfers) moved on.
     Progress(crate::progress::Progress),
 }

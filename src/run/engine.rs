@@ -21,6 +21,7 @@ use crate::params::Params;
 use crate::repo::Repo;
 use crate::repo_lock::RepoLock;
 use crate::spec::{ExecutorName, Pipeline};
+use crate::store::{NewRun, Outcome, Store};
 use crate::{select, status, target, workspace};
 
 /// A loaded pipeline and the plan of what to run in it.
@@ -68,6 +69,9 @@ pub struct Prepared {
     shared: Arc<Shared>,
     plan: Plan,
     overrides: Arc<crate::overrides::Overrides>,
+    /// The folder the run was started from (where metrics are looked up from).
+    cwd: crate::repo_path::RepoPath,
+    origin: Option<super::Origin>,
 }
 
 /// What `--dry` predicts for one stage.
@@ -128,6 +132,8 @@ pub fn prepare(
         shared: Arc::new(shared),
         plan,
         overrides: opts.overrides.clone(),
+        cwd: repo.cwd.clone(),
+        origin: opts.origin.clone(),
     })
 }
 
@@ -158,12 +164,88 @@ impl Prepared {
         &self.plan
     }
 
-    /// Runs the plan; returns (and saves) its record.
-    pub async fn execute(self, events: Events) -> RunRecord {
-        let summary = exec::run(self.shared.clone(), self.plan.clone(), events).await;
+    /// Runs the plan; returns (and saves) its record. With an origin, the run is kept in the
+    /// run store too: as running from the start, so that a killed run is seen not to have
+    /// finished, then with its outcome.
+    pub async fn execute(self, mut events: Events) -> RunRecord {
+        let tails = self
+            .origin
+            .is_some()
+            .then(|| tokio::spawn(super::tails::collect(events.subscribe())));
+        let git = GitState::of(&self.shared.root);
+        let stored = self.begin_stored(&events, &git);
+        let summary = exec::run(self.shared.clone(), self.plan.clone(), events.clone()).await;
         // The hasher outlives the run in no one's hands, but its sink must let the events end.
         self.shared.hasher.set_progress_sink(None);
-        self.record(&summary)
+        let _ = events.send(Event::RunFinished);
+        let record = self.record(&summary, git.revision);
+        if let Some((mut store, id)) = stored {
+            let output = match tails {
+                Some(t) => t.await.unwrap_or_default(),
+                None => Default::default(),
+            };
+            let outcome = Outcome {
+                record: Some(&record),
+                params: tracked_params(&record),
+                metrics: self.metrics(),
+                output,
+            };
+            if let Err(e) = store.finish(&id, &outcome) {
+                let _ = events.send(Event::Warning {
+                    message: format!("{e} ({})", e.help()),
+                });
+            }
+        }
+        record
+    }
+
+    /// Opens the run store and records the run as running; a store that cannot be used is a
+    /// warning, never a reason not to run.
+    fn begin_stored(&self, events: &Events, git: &GitState) -> Option<(Store, String)> {
+        let origin = self.origin.as_ref()?;
+        let root = &self.shared.root;
+        let run = NewRun {
+            kind: origin.kind.clone(),
+            parent: None,
+            revision: git.revision.clone(),
+            dirty: git.dirty,
+            command: origin.command.clone(),
+            started: SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        };
+        let begun = Store::open(root).and_then(|mut store| {
+            let (id, _) = store.begin(&run)?;
+            Ok((store, id))
+        });
+        match begun {
+            Ok(begun) => Some(begun),
+            Err(e) => {
+                let _ = events.send(Event::Warning {
+                    message: format!("this run is not recorded: {e} ({})", e.help()),
+                });
+                None
+            }
+        }
+    }
+
+    /// The numbers in every `metrics:` file after the run, by file and dotted key.
+    fn metrics(&self) -> Vec<(String, String, f64)> {
+        let Ok(shown) = crate::diff::show(&self.shared.root, &self.cwd) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (path, value) in &shown.found {
+            for (key, v) in crate::diff::flatten(Some(value), None) {
+                let number = match v {
+                    crate::spec::value::Value::Int(i) => i as f64,
+                    crate::spec::value::Value::Float(f) => f,
+                    _ => continue,
+                };
+                out.push((path.to_string(), key, number));
+            }
+        }
+        out
     }
 
     /// The common no-op: when no stage is stale (and none is forced), the record of a run that
@@ -216,7 +298,8 @@ impl Prepared {
             });
         }
         self.shared.hasher.set_progress_sink(None);
-        Some(self.record(&summary))
+        // Nothing ran, so the commit it ran at says nothing (and finding it costs a process).
+        Some(self.record(&summary, None))
     }
 
     /// The exact prediction of `--dry`: a stage runs if it is stale now, forced, or downstream
@@ -272,10 +355,9 @@ impl Prepared {
     }
 
     /// The record of this run, saved as the last one.
-    fn record(&self, summary: &Summary) -> RunRecord {
+    fn record(&self, summary: &Summary, revision: Option<String>) -> RunRecord {
         let shared = &self.shared;
         let order: Vec<usize> = shared.dag.topo_order();
-        let revision = revision(&shared.root);
         let record = RunRecord::new(
             &shared.pipeline,
             &order,
@@ -312,6 +394,22 @@ impl Prepared {
             }
         }
     }
+}
+
+/// The params the run's stages track: file, dotted key, value; each once.
+fn tracked_params(record: &RunRecord) -> Vec<(String, String, serde_json::Value)> {
+    let mut seen = std::collections::BTreeMap::new();
+    for stage in &record.stages {
+        for (file, values) in &stage.params {
+            if let serde_json::Value::Object(values) = values {
+                for (key, value) in values {
+                    seen.entry((file.clone(), key.clone()))
+                        .or_insert_with(|| value.clone());
+                }
+            }
+        }
+    }
+    seen.into_iter().map(|((f, k), v)| (f, k, v)).collect()
 }
 
 /// Who runs each stage: the stage's `executor:`, else `--executor`, else `[executor] default`,
@@ -391,9 +489,28 @@ pub fn reach(single_item: bool, downstream: bool) -> Reach {
     }
 }
 
-/// The git commit the repository is at, if it is a git checkout with one.
-fn revision(root: &std::path::Path) -> Option<String> {
-    crate::git::Git::find(root).ok()??.head().ok()?
+/// Where the workspace stands in git, if it is a git checkout.
+#[derive(Default)]
+struct GitState {
+    /// The commit it is at.
+    revision: Option<String>,
+    /// Whether it has uncommitted changes.
+    dirty: Option<bool>,
+}
+
+impl GitState {
+    fn of(root: &std::path::Path) -> GitState {
+        if !workspace::in_git(root) {
+            return GitState::default();
+        }
+        let Some(git) = crate::git::Git::find(root).ok().flatten() else {
+            return GitState::default();
+        };
+        GitState {
+            revision: git.head().ok().flatten(),
+            dirty: git.dirty().ok(),
+        }
+    }
 }
 
 #[cfg(test)]

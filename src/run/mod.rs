@@ -6,9 +6,10 @@ mod engine;
 mod options;
 mod pull;
 pub mod record;
+mod tails;
 mod task;
 
 pub use engine::{DryStage, Loaded, Prepared, load, prepare, reach, run};
-pub use options::{Reach, RunOptions};
+pub use options::{Origin, Reach, RunOptions};
 pub use record::{RunRecord, RunStatus, StageOutcome, StageRecord};
 pub use task::{TaskEnd, run_task};

@@ -34,4 +34,15 @@ pub struct RunOptions {
     pub overrides: std::sync::Arc<crate::overrides::Overrides>,
     /// Hashing shows its progress (as events).
     pub progress: bool,
+    /// Who started the run; `Some` keeps it in the run store (if it runs or restores a stage).
+    pub origin: Option<Origin>,
+}
+
+/// Who started a run, as the run store records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// `repro`, `watch`, `experiment`.
+    pub kind: String,
+    /// The command line.
+    pub command: String,
 }

@@ -104,7 +104,13 @@ impl RunRecord {
         revision: Option<String>,
     ) -> RunRecord {
         let started = summary.started.unwrap_or_else(SystemTime::now);
-        let executed = summary.executed();
+        let set = |v: &[usize]| {
+            v.iter()
+                .copied()
+                .collect::<std::collections::HashSet<usize>>()
+        };
+        let (executed, restored) = (set(&summary.executed()), set(&summary.restored));
+        let (skipped, interrupted) = (set(&summary.skipped), set(&summary.interrupted_stages));
         let stages = order
             .iter()
             .filter_map(|&i| {
@@ -121,26 +127,25 @@ impl RunRecord {
                     StageOutcome::Failed {
                         cause: cause.clone(),
                     }
-                } else if summary.restored.contains(&i) {
+                } else if restored.contains(&i) {
                     StageOutcome::Restored
                 } else if executed.contains(&i) {
                     StageOutcome::Ran
-                } else if summary.skipped.contains(&i) {
+                } else if skipped.contains(&i) {
                     StageOutcome::Skipped
-                } else if summary.interrupted_stages.contains(&i) {
+                } else if interrupted.contains(&i) {
                     StageOutcome::Interrupted
                 } else {
                     StageOutcome::NotStarted
                 };
-                let run = run.cloned().unwrap_or_default();
-                let (deps, outs, params) = hashes(run.entry.as_ref());
+                let (deps, outs, params) = hashes(run.and_then(|r| r.entry.as_ref()));
                 Some(StageRecord {
                     stage: pipeline.stages[i].address(),
-                    reasons: run.reasons,
+                    reasons: run.map(|r| r.reasons.clone()).unwrap_or_default(),
                     outcome,
                     executor: executor_of(i).to_string(),
-                    started: run.started.map(seconds),
-                    seconds: run.elapsed.as_secs_f64(),
+                    started: run.and_then(|r| r.started).map(seconds),
+                    seconds: run.map_or(0.0, |r| r.elapsed.as_secs_f64()),
                     deps,
                     outs,
                     params,
@@ -187,7 +192,7 @@ impl RunRecord {
 
     /// Saves the record as the last run's.
     pub fn save_last(&self, root: &Path) -> std::io::Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        let text = serde_json::to_string(self).map_err(std::io::Error::other)?;
         crate::atomic::replace(&Self::last_path(root), format!("{text}\n").as_bytes())
     }
 

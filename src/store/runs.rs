@@ -1,0 +1,425 @@
+//! `Store`: the run store, an embedded SQLite database at `.wf/runs.db`. Every run that ran or
+//! restored a stage is kept: who started it and where (commit, dirty tree, command line), how it
+//! went (status, times, each stage's outcome and output tail), and what it worked with (the
+//! tracked params, the metrics after it). WAL mode, so a reader never blocks a run; every write
+//! is one transaction, so a killed run leaves the store readable with the run not finished.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::error::StoreError;
+use super::schema;
+use crate::run::{RunRecord, RunStatus, StageOutcome};
+
+/// The file name of the store, in `.wf/`.
+pub const FILE: &str = "runs.db";
+
+/// How long a writer waits for another one before giving up.
+const BUSY: Duration = Duration::from_secs(10);
+
+/// An open run store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A run about to start.
+#[derive(Debug, Clone, Default)]
+pub struct NewRun {
+    /// What started it: `repro`, `watch`, `experiment`.
+    pub kind: String,
+    /// Its parent: the baseline commit of an experiment, the run of a stage run.
+    pub parent: Option<String>,
+    /// The git commit the workspace was at.
+    pub revision: Option<String>,
+    /// Whether the working tree had uncommitted changes.
+    pub dirty: Option<bool>,
+    /// The command line.
+    pub command: String,
+    /// When it started, in seconds since the Unix epoch.
+    pub started: f64,
+}
+
+/// A run as the store lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRun {
+    /// Its id: 32 hex digits, as MLflow's.
+    pub id: String,
+    /// Its readable name (`run-12`).
+    pub name: String,
+    /// What started it.
+    pub kind: String,
+    /// `running`, `finished`, `failed` or `cancelled`.
+    pub status: String,
+    /// The git commit.
+    pub revision: Option<String>,
+    /// The command line.
+    pub command: String,
+    /// Start and end, in seconds since the Unix epoch.
+    pub started: f64,
+    /// `None` while running (or when killed before it ended).
+    pub ended: Option<f64>,
+}
+
+/// What a finished run adds to its row.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome<'a> {
+    /// The run's record.
+    pub record: Option<&'a RunRecord>,
+    /// The tracked params: file, dotted key, value.
+    pub params: Vec<(String, String, serde_json::Value)>,
+    /// The metrics after the run: file, dotted key, value.
+    pub metrics: Vec<(String, String, f64)>,
+    /// The last lines each stage printed, by stage.
+    pub output: BTreeMap<String, String>,
+}
+
+impl Store {
+    /// Where a repository's store is.
+    pub fn path(root: &Path) -> PathBuf {
+        root.join(crate::workspace::DIR).join(FILE)
+    }
+
+    /// Opens (or makes) the repository's store, migrating it to this wf's schema.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        let path = Store::path(root);
+        let unreadable = |e: &dyn std::fmt::Display| StoreError::Unreadable {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| unreadable(&e))?;
+        }
+        let mut conn = Connection::open(&path).map_err(|e| unreadable(&e))?;
+        conn.busy_timeout(BUSY).map_err(|e| unreadable(&e))?;
+        // As WAL needs: one writer at a time, readers never blocked.
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+            .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
+            .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
+            .map_err(|e| unreadable(&e))?;
+        match schema::migrate(&mut conn).map_err(|e| unreadable(&e))? {
+            Ok(()) => Ok(Store { conn, path }),
+            Err(found) => Err(StoreError::Newer {
+                path,
+                found,
+                known: schema::VERSION,
+            }),
+        }
+    }
+
+    /// Records a run as running; returns its id and name.
+    pub fn begin(&mut self, run: &NewRun) -> Result<(String, String), StoreError> {
+        let id = new_id(run);
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| write_err(&path, &e);
+        let tx = self.conn.transaction().map_err(err)?;
+        let seq: i64 = tx
+            .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs", [], |r| {
+                r.get(0)
+            })
+            .map_err(err)?;
+        let name = format!("run-{seq}");
+        tx.execute(
+            "INSERT INTO runs (id, seq, name, kind, parent, revision, dirty, command, status, pid, started)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?9, ?10)",
+            params![
+                id,
+                seq,
+                name,
+                run.kind,
+                run.parent,
+                run.revision,
+                run.dirty,
+                run.command,
+                std::process::id(),
+                run.started
+            ],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok((id, name))
+    }
+
+    /// Records how a run ended, in one transaction. A run that neither ran, restored nor failed a
+    /// stage is no run: its row goes.
+    pub fn finish(&mut self, id: &str, outcome: &Outcome<'_>) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| write_err(&path, &e);
+        let tx = self.conn.transaction().map_err(err)?;
+        let Some(record) = outcome.record else {
+            tx.execute(
+                "UPDATE runs SET status = 'failed', ended = ?2 WHERE id = ?1",
+                params![id, now()],
+            )
+            .map_err(err)?;
+            return tx.commit().map_err(err);
+        };
+        let did_something = record.stages.iter().any(|s| {
+            !matches!(
+                s.outcome,
+                StageOutcome::Skipped | StageOutcome::NotStarted | StageOutcome::Blocked { .. }
+            )
+        });
+        if !did_something {
+            tx.execute("DELETE FROM runs WHERE id = ?1", params![id])
+                .map_err(err)?;
+            return tx.commit().map_err(err);
+        }
+        let status = match record.status {
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "cancelled",
+        };
+        tx.execute(
+            "UPDATE runs SET status = ?2, ended = ?3 WHERE id = ?1",
+            params![id, status, record.ended],
+        )
+        .map_err(err)?;
+        for (position, s) in record.stages.iter().enumerate() {
+            let outcome_name = serde_json::to_value(&s.outcome)
+                .ok()
+                .and_then(|v| v["outcome"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            let json = serde_json::to_string(s).unwrap_or_default();
+            tx.execute(
+                "INSERT OR REPLACE INTO stages
+                 (run, position, stage, outcome, executor, started, seconds, record, output)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    id,
+                    position as i64,
+                    s.stage,
+                    outcome_name,
+                    s.executor,
+                    s.started,
+                    s.seconds,
+                    json,
+                    outcome.output.get(&s.stage).map_or("", String::as_str)
+                ],
+            )
+            .map_err(err)?;
+        }
+        for (file, key, value) in &outcome.params {
+            tx.execute(
+                "INSERT OR REPLACE INTO params (run, file, key, value) VALUES (?1, ?2, ?3, ?4)",
+                params![id, file, key, value.to_string()],
+            )
+            .map_err(err)?;
+        }
+        for (file, key, value) in &outcome.metrics {
+            tx.execute(
+                "INSERT OR REPLACE INTO metrics (run, file, key, value, step) VALUES (?1, ?2, ?3, ?4, 0)",
+                params![id, file, key, value],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Every run, oldest first.
+    pub fn runs(&self) -> Result<Vec<StoredRun>, StoreError> {
+        let read = |e: rusqlite::Error| StoreError::Unreadable {
+            path: self.path.clone(),
+            message: e.to_string(),
+        };
+        let mut q = self
+            .conn
+            .prepare(
+                "SELECT id, name, kind, status, revision, command, started, ended
+                 FROM runs ORDER BY seq",
+            )
+            .map_err(read)?;
+        let rows = q
+            .query_map([], |r| {
+                Ok(StoredRun {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    kind: r.get(2)?,
+                    status: r.get(3)?,
+                    revision: r.get(4)?,
+                    command: r.get(5)?,
+                    started: r.get(6)?,
+                    ended: r.get(7)?,
+                })
+            })
+            .map_err(read)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(read)
+    }
+
+    /// A run's params (file, key, value as JSON text) and metrics (file, key, value).
+    pub fn values(&self, id: &str) -> Result<RunValues, StoreError> {
+        let read = |e: rusqlite::Error| StoreError::Unreadable {
+            path: self.path.clone(),
+            message: e.to_string(),
+        };
+        let mut values = RunValues::default();
+        let mut q = self
+            .conn
+            .prepare("SELECT file, key, value FROM params WHERE run = ?1 ORDER BY file, key")
+            .map_err(read)?;
+        for row in q
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(read)?
+        {
+            values.params.push(row.map_err(read)?);
+        }
+        let mut q = self
+            .conn
+            .prepare(
+                "SELECT file, key, value FROM metrics WHERE run = ?1 AND step = 0 ORDER BY file, key",
+            )
+            .map_err(read)?;
+        for row in q
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(read)?
+        {
+            values.metrics.push(row.map_err(read)?);
+        }
+        let mut q = self
+            .conn
+            .prepare("SELECT stage, outcome, output FROM stages WHERE run = ?1 ORDER BY position")
+            .map_err(read)?;
+        for row in q
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(read)?
+        {
+            values.stages.push(row.map_err(read)?);
+        }
+        Ok(values)
+    }
+
+    /// The run with this id, if any.
+    pub fn status(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| StoreError::Unreadable {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })
+    }
+}
+
+/// What a run worked with and what it printed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunValues {
+    /// File, dotted key, value as JSON text.
+    pub params: Vec<(String, String, String)>,
+    /// File, dotted key, value.
+    pub metrics: Vec<(String, String, f64)>,
+    /// Stage, outcome, output tail.
+    pub stages: Vec<(String, String, String)>,
+}
+
+fn write_err(path: &Path, e: &rusqlite::Error) -> StoreError {
+    StoreError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// A fresh run id: 32 hex digits from the time, the process and the run's own fields.
+fn new_id(run: &NewRun) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(&now().to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    h.update(run.command.as_bytes());
+    h.update(&run.started.to_le_bytes());
+    h.finalize().to_hex()[..32].to_string()
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(kind: &str) -> NewRun {
+        NewRun {
+            kind: kind.into(),
+            command: "wf repro".into(),
+            started: 1.0,
+            ..NewRun::default()
+        }
+    }
+
+    #[test]
+    fn a_begun_run_is_running_and_reopening_keeps_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (id, name) = Store::open(tmp.path())
+            .unwrap()
+            .begin(&run("repro"))
+            .unwrap();
+        assert_eq!(name, "run-1");
+        assert_eq!(id.len(), 32);
+        // As after a kill: the store is reopened by the next command.
+        let store = Store::open(tmp.path()).unwrap();
+        let runs = store.runs().unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!((runs[0].status.as_str(), runs[0].ended), ("running", None));
+        let (_, second) = Store::open(tmp.path())
+            .unwrap()
+            .begin(&run("repro"))
+            .unwrap();
+        assert_eq!(second, "run-2");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_unreadable_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join(".wf")).unwrap();
+        std::fs::write(
+            Store::path(tmp.path()),
+            "not a database, just text\n".repeat(100),
+        )
+        .unwrap();
+        let err = Store::open(tmp.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Unreadable { .. }), "{err}");
+        assert!(err.to_string().contains("runs.db"), "{err}");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(Store::open(tmp.path()).unwrap());
+        let conn = Connection::open(Store::path(tmp.path())).unwrap();
+        conn.pragma_update(None, "user_version", schema::VERSION + 1)
+            .unwrap();
+        drop(conn);
+        let err = Store::open(tmp.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Newer { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_run_that_did_nothing_is_no_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = Store::open(tmp.path()).unwrap();
+        let (id, _) = store.begin(&run("repro")).unwrap();
+        let record = RunRecord {
+            version: crate::run::record::VERSION,
+            started: 1.0,
+            ended: 2.0,
+            revision: None,
+            status: RunStatus::Finished,
+            stages: vec![],
+        };
+        store
+            .finish(
+                &id,
+                &Outcome {
+                    record: Some(&record),
+                    ..Outcome::default()
+                },
+            )
+            .unwrap();
+        assert!(store.runs().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,76 @@
+//! The run store's schema and its migrations: each migration is applied once, in order, in a
+//! transaction, and SQLite's `user_version` records how many have been.
+
+/// The migrations, oldest first; `user_version` is the number applied.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE runs (
+    id       TEXT PRIMARY KEY,
+    seq      INTEGER NOT NULL UNIQUE,
+    name     TEXT NOT NULL UNIQUE,
+    kind     TEXT NOT NULL,
+    parent   TEXT,
+    revision TEXT,
+    dirty    INTEGER,
+    command  TEXT NOT NULL,
+    status   TEXT NOT NULL,
+    pid      INTEGER,
+    started  REAL NOT NULL,
+    ended    REAL
+);
+CREATE TABLE stages (
+    run      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    stage    TEXT NOT NULL,
+    outcome  TEXT NOT NULL,
+    executor TEXT NOT NULL,
+    started  REAL,
+    seconds  REAL NOT NULL,
+    record   TEXT NOT NULL,
+    output   TEXT NOT NULL,
+    PRIMARY KEY (run, stage)
+);
+CREATE TABLE params (
+    run   TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    file  TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run, file, key)
+);
+CREATE TABLE metrics (
+    run   TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    file  TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value REAL NOT NULL,
+    step  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run, file, key, step)
+);
+CREATE TABLE tags (
+    run   TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run, key)
+);
+CREATE INDEX runs_by_start ON runs(started);
+"];
+
+/// The schema version this wf writes.
+pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`VERSION`]; `Err(found)` when it is newer than that.
+pub(super) fn migrate(conn: &mut rusqlite::Connection) -> Result<Result<(), i64>, rusqlite::Error> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > VERSION {
+        return Ok(Err(found));
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(Ok(()))
+}
