@@ -534,25 +534,10 @@ fn second_writer_is_refused() {
 
 #[test]
 fn interrupt_keeps_finished_stages_and_exits_130() {
-    use std::process::{Command, Stdio};
     let spec = "stages:\n  quick:\n    cmd: echo q > q.txt\n    outs: [q.txt]\n  slow:\n    cmd: touch started && sleep 30 && echo s > s.txt\n    deps: [q.txt]\n    outs: [s.txt]\n";
     let t = Test::new().write("pipeline.yaml", spec);
     let dir = t.path().to_path_buf();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wf"))
-        .arg("repro")
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !dir.join("started").exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "slow stage never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut child = crate::test::repro_until(&dir, "started");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,

@@ -4,8 +4,6 @@
 //! stops a run.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -124,18 +122,7 @@ fn a_killed_run_leaves_the_store_readable_and_the_run_not_finished() {
         "stages:\n  slow:\n    cmd: touch started && sleep 30\n",
     );
     let dir = t.path().to_path_buf();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wf"))
-        .arg("repro")
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !dir.join("started").exists() {
-        assert!(Instant::now() < deadline, "the stage never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = crate::test::repro_until(&dir, "started");
     // A reader does not wait for the running writer (WAL).
     assert_eq!(runs(&dir)[0].2, "running");
     child.kill().unwrap();

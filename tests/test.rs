@@ -217,3 +217,24 @@ pub(crate) fn git(dir: &Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Starts `wf repro` in `dir` (its output thrown away) and returns once a stage has made the
+/// file `marker`, so that the caller can interrupt or kill it mid-run.
+#[track_caller]
+pub(crate) fn repro_until(dir: &std::path::Path, marker: &str) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let child = Command::new(env!("CARGO_BIN_EXE_wf"))
+        .arg("repro")
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.join(marker).exists() {
+        assert!(Instant::now() < deadline, "no stage made `{marker}`");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}

@@ -101,6 +101,13 @@ impl Store {
             .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
             .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
             .map_err(|e| unreadable(&e))?;
+        // The last connection to close would checkpoint the WAL into the database (and sync
+        // both) on every run; SQLite checkpoints by itself once the WAL grows instead.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(|e| unreadable(&e))?;
         match schema::migrate(&mut conn).map_err(|e| unreadable(&e))? {
             Ok(()) => Ok(Store { conn, path }),
             Err(found) => Err(StoreError::Newer {
@@ -250,46 +257,41 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(read)
     }
 
-    /// A run's params (file, key, value as JSON text) and metrics (file, key, value).
+    /// A run's params, metrics (the last value of each) and stages.
     pub fn values(&self, id: &str) -> Result<RunValues, StoreError> {
+        Ok(RunValues {
+            params: self.rows(
+                "SELECT file, key, value FROM params WHERE run = ?1 ORDER BY file, key",
+                id,
+                triple,
+            )?,
+            metrics: self.rows(
+                "SELECT file, key, value FROM metrics WHERE run = ?1 AND step = 0 ORDER BY file, key",
+                id,
+                triple,
+            )?,
+            stages: self.rows(
+                "SELECT stage, outcome, output FROM stages WHERE run = ?1 ORDER BY position",
+                id,
+                triple,
+            )?,
+        })
+    }
+
+    /// The rows `sql` selects for run `id`.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        id: &str,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
         let read = |e: rusqlite::Error| StoreError::Unreadable {
             path: self.path.clone(),
             message: e.to_string(),
         };
-        let mut values = RunValues::default();
-        let mut q = self
-            .conn
-            .prepare("SELECT file, key, value FROM params WHERE run = ?1 ORDER BY file, key")
-            .map_err(read)?;
-        for row in q
-            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(read)?
-        {
-            values.params.push(row.map_err(read)?);
-        }
-        let mut q = self
-            .conn
-            .prepare(
-                "SELECT file, key, value FROM metrics WHERE run = ?1 AND step = 0 ORDER BY file, key",
-            )
-            .map_err(read)?;
-        for row in q
-            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(read)?
-        {
-            values.metrics.push(row.map_err(read)?);
-        }
-        let mut q = self
-            .conn
-            .prepare("SELECT stage, outcome, output FROM stages WHERE run = ?1 ORDER BY position")
-            .map_err(read)?;
-        for row in q
-            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(read)?
-        {
-            values.stages.push(row.map_err(read)?);
-        }
-        Ok(values)
+        let mut q = self.conn.prepare(sql).map_err(read)?;
+        let rows = q.query_map([id], row).map_err(read)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(read)
     }
 
     /// The run with this id, if any.
@@ -313,6 +315,16 @@ pub struct RunValues {
     pub metrics: Vec<(String, String, f64)>,
     /// Stage, outcome, output tail.
     pub stages: Vec<(String, String, String)>,
+}
+
+/// A row's first three columns.
+fn triple<A, B, C>(r: &rusqlite::Row<'_>) -> rusqlite::Result<(A, B, C)>
+where
+    A: rusqlite::types::FromSql,
+    B: rusqlite::types::FromSql,
+    C: rusqlite::types::FromSql,
+{
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
 }
 
 fn write_err(path: &Path, e: &rusqlite::Error) -> StoreError {
