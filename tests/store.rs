@@ -168,3 +168,36 @@ fn a_store_that_cannot_be_read_is_a_warning_and_the_run_goes_on() {
     );
     out.test().arg("status").success();
 }
+
+#[test]
+fn a_run_in_a_git_checkout_records_its_commit_and_whether_the_tree_was_dirty() {
+    let t = Test::new()
+        .write("pipeline.yaml", SPEC)
+        .write("params.yaml", "lr: 0.1\n")
+        .write(".gitignore", "/.wf\n/m.json\n/pipeline.lock\n");
+    let dir = t.path().to_path_buf();
+    let dir = dir.as_path();
+    crate::test::git(dir, &["init", "-q"]);
+    crate::test::git(dir, &["add", "-A"]);
+    crate::test::git(dir, &["commit", "-q", "-m", "first"]);
+    let head = String::from_utf8(
+        std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(dir)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let out = t.arg("repro").success();
+    assert_eq!(
+        one(dir, "SELECT revision || ' ' || dirty FROM runs"),
+        format!("{} 0", head.trim())
+    );
+    std::fs::write(dir.join("params.yaml"), "lr: 0.2\n").unwrap();
+    out.test().arg("repro").success();
+    assert_eq!(
+        one(dir, "SELECT '' || dirty FROM runs WHERE name = 'run-2'").as_str(),
+        "1"
+    );
+}

@@ -172,13 +172,18 @@ impl Prepared {
             .origin
             .is_some()
             .then(|| tokio::spawn(super::tails::collect(events.subscribe())));
-        let git = GitState::of(&self.shared.root);
-        let stored = self.begin_stored(&events, &git);
+        // Asking git costs a few processes: it goes on beside the run.
+        let git = {
+            let root = self.shared.root.clone();
+            std::thread::spawn(move || GitState::of(&root))
+        };
+        let stored = self.begin_stored(&events);
         let summary = exec::run(self.shared.clone(), self.plan.clone(), events.clone()).await;
         // The hasher outlives the run in no one's hands, but its sink must let the events end.
         self.shared.hasher.set_progress_sink(None);
         let _ = events.send(Event::RunFinished);
-        let record = self.record(&summary, git.revision);
+        let git = git.join().unwrap_or_default();
+        let record = self.record(&summary, git.revision.clone());
         if let Some((mut store, id)) = stored {
             let output = match tails {
                 Some(t) => t.await.unwrap_or_default(),
@@ -186,6 +191,7 @@ impl Prepared {
             };
             let outcome = Outcome {
                 record: Some(&record),
+                dirty: git.dirty,
                 params: tracked_params(&record),
                 metrics: self.metrics(),
                 output,
@@ -201,14 +207,14 @@ impl Prepared {
 
     /// Opens the run store and records the run as running; a store that cannot be used is a
     /// warning, never a reason not to run.
-    fn begin_stored(&self, events: &Events, git: &GitState) -> Option<(Store, String)> {
+    fn begin_stored(&self, events: &Events) -> Option<(Store, String)> {
         let origin = self.origin.as_ref()?;
         let root = &self.shared.root;
         let run = NewRun {
             kind: origin.kind.clone(),
             parent: None,
-            revision: git.revision.clone(),
-            dirty: git.dirty,
+            revision: None,
+            dirty: None,
             command: origin.command.clone(),
             started: SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

@@ -68,8 +68,10 @@ pub struct StoredRun {
 /// What a finished run adds to its row.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome<'a> {
-    /// The run's record.
+    /// The run's record (its commit among the rest).
     pub record: Option<&'a RunRecord>,
+    /// Whether the working tree had uncommitted changes when the run started.
+    pub dirty: Option<bool>,
     /// The tracked params: file, dotted key, value.
     pub params: Vec<(String, String, serde_json::Value)>,
     /// The metrics after the run: file, dotted key, value.
@@ -182,8 +184,10 @@ impl Store {
             RunStatus::Interrupted => "cancelled",
         };
         tx.execute(
-            "UPDATE runs SET status = ?2, ended = ?3 WHERE id = ?1",
-            params![id, status, record.ended],
+            "UPDATE runs SET status = ?2, ended = ?3,
+                 revision = COALESCE(revision, ?4), dirty = COALESCE(dirty, ?5)
+             WHERE id = ?1",
+            params![id, status, record.ended, record.revision, outcome.dirty],
         )
         .map_err(err)?;
         for (position, s) in record.stages.iter().enumerate() {
