@@ -269,9 +269,9 @@ pub fn local_runs(cache_dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-/// What `wf fetch`, `wf pull` and `repro --pull` move: the objects the targets track, between
-/// this cache and a remote.
-pub struct Fetch {
+/// What `wf push`, `wf fetch`, `wf pull` and `repro --pull` move: the objects the targets
+/// track, with the cache and the remote they move between.
+pub struct Objects {
     /// The local cache.
     pub cache: Cache,
     /// The remote.
@@ -282,14 +282,14 @@ pub struct Fetch {
     pub infos: Vec<HashInfo>,
 }
 
-impl Fetch {
+impl Objects {
     /// What `targets` (default: everything) track, with the remote `remote` (default: the
     /// default one).
     pub fn open(
         repo: &crate::repo::Repo,
         targets: &[String],
         remote: Option<&str>,
-    ) -> Result<Fetch, crate::error::Error> {
+    ) -> Result<Objects, crate::error::Error> {
         let config = crate::config::Config::load(&repo.root)?;
         let cache = crate::workspace::cache(&repo.root, &config)?;
         let remote = Remote::open(&repo.root, &config, remote)?;
@@ -299,7 +299,7 @@ impl Fetch {
             .filter(|t| t.cached)
             .map(|t| t.info.clone())
             .collect();
-        Ok(Fetch {
+        Ok(Objects {
             cache,
             remote,
             tracked,

@@ -5,7 +5,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::exit_code;
 use crate::remote::Remote;
-use crate::transfer::{self, Fetch};
+use crate::transfer::{self, Objects};
 
 /// Options shared by push, fetch and pull.
 #[derive(Debug, clap::Args)]
@@ -66,7 +66,7 @@ fn summary(verb: &str, remote: &Remote, s: &transfer::Summary, json: bool) -> Re
 
 /// Runs `wf push`.
 pub fn push(ctx: &Context, args: &Args) -> Result<Report, Error> {
-    let sync = Fetch::open(&ctx.repo(), &args.targets, args.remote.as_deref())?;
+    let sync = Objects::open(&ctx.repo(), &args.targets, args.remote.as_deref())?;
     let bars = crate::report::progress_sink(ctx.terminal && !ctx.quiet && !args.json);
     let s = crate::exec::runtime()?.block_on(sync.push(args.jobs, args.run_cache, bars))?;
     Ok(summary("pushed", &sync.remote, &s, args.json))
@@ -78,8 +78,8 @@ pub fn fetch(ctx: &Context, args: &Args) -> Result<Report, Error> {
     Ok(report)
 }
 
-fn fetch_inner(ctx: &Context, args: &Args) -> Result<(Report, Fetch), Error> {
-    let sync = Fetch::open(&ctx.repo(), &args.targets, args.remote.as_deref())?;
+fn fetch_inner(ctx: &Context, args: &Args) -> Result<(Report, Objects), Error> {
+    let sync = Objects::open(&ctx.repo(), &args.targets, args.remote.as_deref())?;
     let bars = crate::report::progress_sink(ctx.terminal && !ctx.quiet && !args.json);
     let s = crate::exec::runtime()?.block_on(sync.fetch(args.jobs, args.run_cache, bars))?;
     Ok((summary("fetched", &sync.remote, &s, args.json), sync))

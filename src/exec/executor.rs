@@ -159,6 +159,11 @@ impl Executors {
         self.of_stage.get(i).copied().unwrap_or(0)
     }
 
+    /// The name of stage `i`'s executor.
+    pub fn name_of(&self, i: usize) -> ExecutorName {
+        self.all[self.index(i)].0
+    }
+
     /// The executor of stage `i`.
     pub fn of(&self, i: usize) -> &dyn Executor {
         self.all[self.index(i)].1.as_ref()

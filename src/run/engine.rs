@@ -154,16 +154,6 @@ pub fn run(repo: &Repo, opts: &RunOptions, events: Events) -> Result<RunRecord, 
 }
 
 impl Prepared {
-    /// The stages.
-    pub fn pipeline(&self) -> &Pipeline {
-        &self.shared.pipeline
-    }
-
-    /// The plan.
-    pub fn plan(&self) -> &Plan {
-        &self.plan
-    }
-
     /// Runs the plan; returns (and saves) its record. With an origin, the run is kept in the
     /// run store too: as running from the start, so that a killed run is seen not to have
     /// finished, then with its outcome.
@@ -343,10 +333,8 @@ impl Prepared {
                 if !upstream.is_empty() {
                     reasons.push(format!("upstream {} will run", upstream.join(", ")));
                 }
-                let on = match shared.executors.index(i) {
-                    0 => None,
-                    _ => Some(shared.executors.of(i).name()),
-                };
+                let on = (shared.executors.name_of(i) != ExecutorName::Local)
+                    .then(|| shared.executors.of(i).name());
                 out.push(DryStage::Run {
                     stage: stage.address(),
                     reasons,

@@ -6,12 +6,12 @@ use crate::checkout;
 use crate::error::Error;
 use crate::exec::{Event, Events};
 use crate::repo::Repo;
-use crate::transfer::{self, Fetch};
+use crate::transfer::{self, Objects};
 
 /// Fetches what `targets` track and checks out what is missing from the workspace; what it did
 /// goes to `events` as notes.
 pub(super) fn pull_first(repo: &Repo, targets: &[String], events: &Events) -> Result<(), Error> {
-    let fetch = Fetch::open(repo, targets, None)?;
+    let fetch = Objects::open(repo, targets, None)?;
     let runtime = crate::exec::runtime()?;
     let summary = runtime.block_on(fetch.fetch(8, true, None))?;
     let _ = events.send(Event::Note {

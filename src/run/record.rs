@@ -238,3 +238,47 @@ fn seconds(t: SystemTime) -> f64 {
         .unwrap_or(Duration::ZERO)
         .as_secs_f64()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_record_reads_back_the_same_and_an_older_one_is_none() {
+        let tmp = tempfile::tempdir().unwrap();
+        let record = RunRecord {
+            version: VERSION,
+            started: 1.5,
+            ended: 2.25,
+            revision: Some("abc".into()),
+            status: RunStatus::Failed,
+            stages: vec![StageRecord {
+                stage: "train@svm".into(),
+                reasons: vec!["changed deps".into()],
+                outcome: StageOutcome::Failed {
+                    cause: Failure::MissingDep {
+                        path: "data.csv".into(),
+                    },
+                },
+                executor: "local".into(),
+                started: Some(1.75),
+                seconds: 0.5,
+                deps: BTreeMap::from([("data.csv".into(), "ab12".into())]),
+                outs: BTreeMap::new(),
+                params: BTreeMap::from([(
+                    "params.yaml".into(),
+                    serde_json::json!({"train.C": 1.0}),
+                )]),
+            }],
+        };
+        record.save_last(tmp.path()).unwrap();
+        assert_eq!(RunRecord::read_last(tmp.path()), Some(record));
+        // The untyped record of earlier versions is not misread.
+        std::fs::write(
+            RunRecord::last_path(tmp.path()),
+            r#"{"version": 1, "ran": ["a"], "seconds": 0.1}"#,
+        )
+        .unwrap();
+        assert_eq!(RunRecord::read_last(tmp.path()), None);
+    }
+}

@@ -7,4 +7,4 @@ mod runs;
 mod schema;
 
 pub use error::StoreError;
-pub use runs::{FILE, NewRun, Outcome, RunValues, Store, StoredRun};
+pub use runs::{FILE, NewRun, Outcome, Store, StoredRun};

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::error::StoreError;
 use super::schema;
@@ -260,75 +260,6 @@ impl Store {
             .map_err(read)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(read)
     }
-
-    /// A run's params, metrics (the last value of each) and stages.
-    pub fn values(&self, id: &str) -> Result<RunValues, StoreError> {
-        Ok(RunValues {
-            params: self.rows(
-                "SELECT file, key, value FROM params WHERE run = ?1 ORDER BY file, key",
-                id,
-                triple,
-            )?,
-            metrics: self.rows(
-                "SELECT file, key, value FROM metrics WHERE run = ?1 AND step = 0 ORDER BY file, key",
-                id,
-                triple,
-            )?,
-            stages: self.rows(
-                "SELECT stage, outcome, output FROM stages WHERE run = ?1 ORDER BY position",
-                id,
-                triple,
-            )?,
-        })
-    }
-
-    /// The rows `sql` selects for run `id`.
-    fn rows<T>(
-        &self,
-        sql: &str,
-        id: &str,
-        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>, StoreError> {
-        let read = |e: rusqlite::Error| StoreError::Unreadable {
-            path: self.path.clone(),
-            message: e.to_string(),
-        };
-        let mut q = self.conn.prepare(sql).map_err(read)?;
-        let rows = q.query_map([id], row).map_err(read)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(read)
-    }
-
-    /// The run with this id, if any.
-    pub fn status(&self, id: &str) -> Result<Option<String>, StoreError> {
-        self.conn
-            .query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map_err(|e| StoreError::Unreadable {
-                path: self.path.clone(),
-                message: e.to_string(),
-            })
-    }
-}
-
-/// What a run worked with and what it printed.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RunValues {
-    /// File, dotted key, value as JSON text.
-    pub params: Vec<(String, String, String)>,
-    /// File, dotted key, value.
-    pub metrics: Vec<(String, String, f64)>,
-    /// Stage, outcome, output tail.
-    pub stages: Vec<(String, String, String)>,
-}
-
-/// A row's first three columns.
-fn triple<A, B, C>(r: &rusqlite::Row<'_>) -> rusqlite::Result<(A, B, C)>
-where
-    A: rusqlite::types::FromSql,
-    B: rusqlite::types::FromSql,
-    C: rusqlite::types::FromSql,
-{
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
 }
 
 fn write_err(path: &Path, e: &rusqlite::Error) -> StoreError {
