@@ -339,6 +339,7 @@ fn repro_pull_fetches_instead_of_running() {
     b.test()
         .args(["repro", "--pull"])
         .stderr_contains("fetched")
+        .stderr_contains("restored count.txt\n")
         .stderr_contains("Data and pipelines are up to date.")
         .success();
     assert!(!b.path().join("ran.log").exists(), "nothing ran");
