@@ -53,6 +53,8 @@ pub enum Command {
     Model(cmd::model::Args),
     /// Run the pipeline, then again whenever a dependency, a param or a spec changes.
     Watch(cmd::watch::Args),
+    /// Run, compare and apply experiments.
+    Exp(cmd::exp::Args),
     /// Compare params between git revisions.
     Params(cmd::metrics::ParamsArgs),
     /// Show and compare metrics.

@@ -62,9 +62,24 @@ pub enum Error {
     /// A pointer file is unreadable.
     #[error(transparent)]
     Pointer(#[from] crate::pointer::PointerError),
+    /// An experiment command refused.
+    #[error(transparent)]
+    Exp(crate::exp::ExpError),
     /// Writing to stdout failed (a closed pipe is not an error: see `lib.rs`).
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+}
+
+impl From<crate::exp::ExpError> for Error {
+    /// A params file that does not parse is rendered as the spec's errors are.
+    fn from(e: crate::exp::ExpError) -> Error {
+        match e {
+            crate::exp::ExpError::Rewrite(crate::exp::rewrite::RewriteError::Parse(e)) => {
+                Error::Spec(e)
+            }
+            e => Error::Exp(e),
+        }
+    }
 }
 
 impl From<crate::status::CheckError> for Error {
@@ -98,6 +113,8 @@ impl Error {
             Error::Pointer(_) | Error::Registry(_) => exit_code::BAD_INPUT,
             Error::Store(crate::store::StoreError::Write { .. }) => exit_code::FAILED,
             Error::Store(_) => exit_code::BAD_INPUT,
+            Error::Exp(crate::exp::ExpError::Write { .. }) => exit_code::FAILED,
+            Error::Exp(_) => exit_code::BAD_INPUT,
             Error::Verify(crate::verify::VerifyError::Scratch { .. }) => exit_code::FAILED,
             Error::Verify(_) => exit_code::BAD_INPUT,
             Error::Config(_) => exit_code::BAD_INPUT,
@@ -116,6 +133,18 @@ impl Error {
             Renderer::plain()
         };
         let title = self.to_string();
+        // An override is shown as a one-line source, with a caret at its mistake.
+        let override_at = match self {
+            Error::Exp(e) => e.at().map(|(text, column)| Loc {
+                src: std::sync::Arc::new(crate::spec::Source {
+                    name: "-S".into(),
+                    path: std::path::PathBuf::from("-S"),
+                    text: text.to_string(),
+                }),
+                span: crate::spec::Span::at(text, 1, column + 1, 1),
+            }),
+            _ => None,
+        };
         let (primary, secondary, help) = match self {
             Error::Spec(e) => {
                 let r = e.report();
@@ -142,6 +171,11 @@ impl Error {
             Error::Verify(e) => (None, vec![], e.help().map(str::to_string)),
             Error::Registry(e) => (None, vec![], Some(e.help().to_string())),
             Error::Store(e) => (None, vec![], Some(e.help().to_string())),
+            Error::Exp(e) => (
+                override_at.as_ref().map(|l| (l, String::new())),
+                vec![],
+                e.help(),
+            ),
             Error::Output(_) | Error::Pointer(_) | Error::Watch(_) => (None, vec![], None),
         };
         let mut group = Group::with_title(Level::ERROR.primary_title(title.as_str()));

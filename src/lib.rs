@@ -17,6 +17,7 @@ pub mod diff;
 pub mod error;
 pub mod exec;
 pub mod exit_code;
+pub mod exp;
 pub mod gc;
 pub mod git;
 pub mod hash;
@@ -109,6 +110,7 @@ fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
         Command::Remote(args) => cmd::remote::run(ctx, args),
         Command::Gc(args) => cmd::gc::run(ctx, args),
         Command::Watch(args) => cmd::watch::run(ctx, args),
+        Command::Exp(args) => cmd::exp::run(ctx, args),
         Command::RunTask(args) => cmd::run_task::run(ctx, args),
         Command::Completions(args) => {
             cmd::completions::run(args, <Cli as clap::CommandFactory>::command())

@@ -13,6 +13,7 @@ mod diff;
 mod dvc_fixtures;
 mod errors;
 mod examples;
+mod exp;
 mod gc;
 mod interpolation;
 mod iris;

@@ -4,6 +4,7 @@ pub mod add;
 pub mod checkout;
 pub mod completions;
 pub mod dag;
+pub mod exp;
 pub mod gc;
 pub mod metrics;
 pub mod model;

@@ -79,6 +79,7 @@ impl RunArgs {
             origin: Some(crate::run::Origin {
                 kind: kind.into(),
                 command: ctx.command.clone(),
+                recorded: None,
             }),
             ..RunOptions::default()
         }

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod event;
 pub mod executor;
+mod inflight;
 pub mod node;
 pub mod scheduler;
 pub mod shell;
@@ -16,6 +17,7 @@ mod stage;
 pub use crate::progress::Progress;
 pub use error::ExecError;
 pub use event::{Event, Events, Failure, Outcome};
+pub use inflight::InFlight;
 pub use scheduler::{Plan, StageRun, Summary, run};
 pub use stage::Shared;
 

@@ -30,6 +30,8 @@ pub struct Plan {
     pub keep_going: bool,
     /// Slots for concurrent stages.
     pub jobs: usize,
+    /// The pool of `jobs` slots local stages take, when runs started together share one.
+    pub slots: Option<Arc<Semaphore>>,
 }
 
 /// What a run did.
@@ -135,7 +137,10 @@ pub async fn run(shared: Arc<Shared>, mut plan: Plan, events: Events) -> Summary
         .executors
         .all
         .iter()
-        .map(|(_, e)| Arc::new(Semaphore::new(e.capacity().unwrap_or(jobs).max(1))))
+        .map(|(_, e)| match (e.capacity(), &plan.slots) {
+            (None, Some(shared)) => shared.clone(),
+            (capacity, _) => Arc::new(Semaphore::new(capacity.unwrap_or(jobs).max(1))),
+        })
         .collect();
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let halt = Arc::new(Halt {
@@ -294,25 +299,27 @@ async fn stage_task(
 ) -> (usize, Done, StageRun) {
     let address = shared.pipeline.stages[i].address();
     let mut run = StageRun::default();
-    let decided = {
-        let shared = shared.clone();
-        tokio::task::spawn_blocking(move || stage::decide(&shared, i, entry.as_ref(), forced)).await
-    };
-    let verdict = match decided {
-        Ok(Ok((verdict, reasons))) => {
+    let mut verdict = match decide(&shared, i, entry.clone(), forced).await {
+        Ok((verdict, reasons)) => {
             run.reasons = reasons;
             verdict
         }
-        Ok(Err(failure)) => {
-            let _ = events.send(Event::StageFinished {
-                stage: address,
-                outcome: Outcome::Failed(failure.to_string()),
-                elapsed: Duration::default(),
-            });
-            return (i, Done::Failed(failure), run);
-        }
-        Err(e) => return (i, Done::Failed(internal(e)), run),
+        Err(failure) => return failed_early(&events, address, i, failure, run),
     };
+    // Held while the stage runs and is recorded: a run started together with this one that
+    // needs the same stage waits, then restores it.
+    let mut _claim = None;
+    if let (Verdict::Run(_, Some(key)), Some(running)) = (&verdict, &shared.running) {
+        let claim = running.claim(key).await;
+        if claim.waited {
+            // The run that held the key has probably cached the stage: decide again.
+            verdict = match decide(&shared, i, entry, forced).await {
+                Ok((verdict, _)) => verdict,
+                Err(failure) => return failed_early(&events, address, i, failure, run),
+            };
+        }
+        _claim = Some(claim);
+    }
     let inputs = match verdict {
         Verdict::Fresh => {
             let _ = events.send(Event::StageSkipped { stage: address });
@@ -336,7 +343,7 @@ async fn stage_task(
                 Err(e) => (i, Done::Failed(internal(e)), run),
             };
         }
-        Verdict::Run(inputs) => inputs,
+        Verdict::Run(inputs, _) => inputs,
     };
     // A stage that never started is not interrupted: the run is, and its record says the stage
     // did not start.
@@ -380,6 +387,35 @@ async fn stage_task(
         halt.halted.store(true, Ordering::SeqCst);
     }
     finish(&events, address, started, i, done, run)
+}
+
+/// Decides stage `i` on the blocking pool.
+async fn decide(
+    shared: &Arc<Shared>,
+    i: usize,
+    entry: Option<Entry>,
+    forced: bool,
+) -> Result<(Verdict, Vec<String>), Failure> {
+    let shared = shared.clone();
+    tokio::task::spawn_blocking(move || stage::decide(&shared, i, entry.as_ref(), forced))
+        .await
+        .unwrap_or_else(|e| Err(internal(e)))
+}
+
+/// A stage that failed before it could start (its inputs could not be read).
+fn failed_early(
+    events: &Events,
+    stage: String,
+    i: usize,
+    failure: Failure,
+    run: StageRun,
+) -> (usize, Done, StageRun) {
+    let _ = events.send(Event::StageFinished {
+        stage,
+        outcome: Outcome::Failed(failure.to_string()),
+        elapsed: Duration::default(),
+    });
+    (i, Done::Failed(failure), run)
 }
 
 /// A stage task's blocking part panicked.

@@ -42,6 +42,9 @@ pub struct Shared {
     /// Whether to restore from the run-cache (`--no-run-cache` turns it off; runs are recorded
     /// either way).
     pub use_run_cache: bool,
+    /// Stages running now in the runs started with this one (a sweep's experiments), which a
+    /// stage with the same run-cache key waits for and restores from instead of running.
+    pub running: Option<Arc<super::InFlight>>,
 }
 
 /// What to do with a stage, decided just before it would run.
@@ -50,8 +53,9 @@ pub(super) enum Verdict {
     Fresh,
     /// Its outs come back from the cache: this entry's outs, and it is the new lock entry.
     Restore(Box<Entry>),
-    /// Run it; what it reads, hashed, if its executor ships data.
-    Run(Vec<Input>),
+    /// Run it: what it reads, hashed, if its executor ships data; and its run-cache key when
+    /// runs started together share stages (see `Shared::running`).
+    Run(Vec<Input>, Option<String>),
 }
 
 /// Decides stage `i`, as DVC: fresh, restorable from the cache, or to run, with the reasons it
@@ -97,19 +101,20 @@ pub(super) fn decide(
             keys: keys.iter().map(ToString::to_string).collect(),
         });
     }
-    let run = || {
-        Verdict::Run(if shared.executors.of(i).reads_inputs() {
+    let run = |key: Option<String>| {
+        let inputs = if shared.executors.of(i).reads_inputs() {
             inputs(shared, stage, &cur)
         } else {
             Vec::new()
-        })
+        };
+        Verdict::Run(inputs, key)
     };
     if forced
         || stage.always_changed
         || stage.outs.is_empty()
         || stage.outs.iter().any(|o| o.persist)
     {
-        return Ok((run(), reasons));
+        return Ok((run(None), reasons));
     }
     // As DVC (§6 step 1): only outs differ from the lock and the lock's outs are cached.
     if let Some(entry) = entry
@@ -121,14 +126,16 @@ pub(super) fn decide(
         return Ok((Verdict::Restore(Box::new(entry.clone())), reasons));
     }
     // As DVC (§6 step 2), and also for stages without deps: an earlier run with the same inputs.
+    let probe = status::probe(stage, &cur);
     if shared.use_run_cache
-        && let Some(hit) = shared
-            .run_cache
-            .lookup(&status::probe(stage, &cur), &shared.cache)
+        && let Some(hit) = shared.run_cache.lookup(&probe, &shared.cache)
     {
         return Ok((Verdict::Restore(Box::new(hit)), reasons));
     }
-    Ok((run(), reasons))
+    let shareable = shared.use_run_cache
+        && shared.running.is_some()
+        && stage.outs.iter().all(|o| o.cache || o.kind != OutKind::Out);
+    Ok((run(shareable.then(|| RunCache::key(&probe))), reasons))
 }
 
 /// What a stage reads, with its hashes: its deps, its params files and its `persist` outs.

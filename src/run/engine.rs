@@ -46,15 +46,19 @@ pub fn load(repo: &Repo, opts: &RunOptions) -> Result<Loaded, Error> {
     } else {
         BTreeSet::new()
     };
-    let jobs = opts
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = match &opts.sharing {
+        Some(sharing) => sharing.jobs,
+        None => opts
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    };
     let plan = Plan {
         stages,
         force,
         force_downstream: opts.force_downstream,
         keep_going: opts.keep_going,
         jobs,
+        slots: opts.sharing.as_ref().map(|s| s.slots.clone()),
     };
     Ok(Loaded {
         pipeline,
@@ -113,7 +117,11 @@ pub fn prepare(
     let hasher =
         Arc::new(Hasher::open(&repo.root, &workspace::state_path(&repo.root)).with_progress(sink));
     let config = Config::load(&repo.root)?;
-    let cache = workspace::cache(&repo.root, &config)?;
+    let cache_dir = match &opts.sharing {
+        Some(sharing) => sharing.cache.clone(),
+        None => workspace::cache_dir(&repo.root),
+    };
+    let cache = crate::cache::Cache::new(cache_dir.clone(), config.link_type()?);
     let executors = executors(repo, &pipeline, &config, opts.executor, &hasher, &cache)?;
     let shared = Shared {
         root: repo.root.clone(),
@@ -123,8 +131,9 @@ pub fn prepare(
         params: Mutex::new(Params::with(opts.overrides.clone())),
         executors,
         cache,
-        run_cache: RunCache::new(workspace::cache_dir(&repo.root).join("runs")),
+        run_cache: RunCache::new(cache_dir.join("runs")),
         use_run_cache: opts.run_cache,
+        running: opts.sharing.as_ref().map(|s| s.running.clone()),
         git: workspace::in_git(&repo.root),
         gitignore: Mutex::new(()),
     };
@@ -146,7 +155,9 @@ pub fn run(repo: &Repo, opts: &RunOptions, events: Events) -> Result<RunRecord, 
     }
     let _lock = RepoLock::acquire(&repo.root)?;
     let prepared = prepare(repo, loaded, opts, &events)?;
-    if let Some(record) = prepared.up_to_date(&events) {
+    // A run already in the store (an experiment) is recorded however little it does.
+    let recorded = opts.origin.as_ref().is_some_and(|o| o.recorded.is_some());
+    if !recorded && let Some(record) = prepared.up_to_date(&events) {
         return Ok(record);
     }
     let runtime = exec::runtime()?;
@@ -182,9 +193,16 @@ impl Prepared {
             let outcome = Outcome {
                 record: Some(&record),
                 dirty: git.dirty,
-                params: tracked_params(&record),
+                params: {
+                    let mut params = tracked_params(&record);
+                    if let Some(r) = self.origin.as_ref().and_then(|o| o.recorded.as_ref()) {
+                        params.extend(r.set.iter().cloned());
+                    }
+                    params
+                },
                 metrics: self.metrics(),
                 output,
+                files: self.files(),
             };
             if let Err(e) = store.finish(&id, &outcome) {
                 let _ = events.send(Event::Warning {
@@ -199,21 +217,27 @@ impl Prepared {
     /// warning, never a reason not to run.
     fn begin_stored(&self, events: &Events) -> Option<(Store, String)> {
         let origin = self.origin.as_ref()?;
-        let root = &self.shared.root;
-        let run = NewRun {
-            kind: origin.kind.clone(),
-            parent: None,
-            revision: None,
-            dirty: None,
-            command: origin.command.clone(),
-            started: SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64()),
+        let begun = match &origin.recorded {
+            Some(recorded) => Store::open(&recorded.root).and_then(|mut store| {
+                store.start(&recorded.id)?;
+                Ok((store, recorded.id.clone()))
+            }),
+            None => {
+                let run = NewRun {
+                    kind: origin.kind.clone(),
+                    command: origin.command.clone(),
+                    started: SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64()),
+                    cwd: self.cwd.to_string(),
+                    ..NewRun::default()
+                };
+                Store::open(&self.shared.root).and_then(|mut store| {
+                    let (id, _) = store.begin(&run)?;
+                    Ok((store, id))
+                })
+            }
         };
-        let begun = Store::open(root).and_then(|mut store| {
-            let (id, _) = store.begin(&run)?;
-            Ok((store, id))
-        });
         match begun {
             Ok(begun) => Some(begun),
             Err(e) => {
@@ -223,6 +247,25 @@ impl Prepared {
                 None
             }
         }
+    }
+
+    /// What a recorded run keeps to be applied later: every spec's lock, and the params files
+    /// its origin names. Plain runs keep none (their files are the workspace's).
+    fn files(&self) -> Vec<(String, &'static str, Vec<u8>)> {
+        let Some(recorded) = self.origin.as_ref().and_then(|o| o.recorded.as_ref()) else {
+            return Vec::new();
+        };
+        let root = &self.shared.root;
+        let locks = self.shared.pipeline.specs.iter().filter_map(|spec| {
+            let path = crate::lock::Lock::path_for(&spec.dir.to_path(root));
+            let rel = spec.dir.join(crate::lock::LOCK_NAME)?;
+            Some((rel.to_string(), "lock", std::fs::read(path).ok()?))
+        });
+        let params = recorded
+            .params
+            .iter()
+            .filter_map(|p| Some((p.clone(), "params", std::fs::read(root.join(p)).ok()?)));
+        locks.chain(params).collect()
     }
 
     /// The numbers in every `metrics:` file after the run, by file and dotted key.

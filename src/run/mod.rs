@@ -10,6 +10,6 @@ mod tails;
 mod task;
 
 pub use engine::{DryStage, Loaded, Prepared, load, prepare, reach, run};
-pub use options::{Origin, Reach, RunOptions};
+pub use options::{Origin, Reach, Recorded, RunOptions, Sharing};
 pub use record::{RunRecord, RunStatus, StageOutcome, StageRecord};
 pub use task::{TaskEnd, run_task};

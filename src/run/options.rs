@@ -36,6 +36,36 @@ pub struct RunOptions {
     pub progress: bool,
     /// Who started the run; `Some` keeps it in the run store (if it runs or restores a stage).
     pub origin: Option<Origin>,
+    /// What runs started together (the experiments of a sweep) share; `None`: this run has its
+    /// repository's own.
+    pub sharing: Option<Sharing>,
+}
+
+/// What runs started together, each in its own copy of a repository, share: the object cache
+/// (and its run-cache), the slots for local stages, and stages' runs, so that a stage all of
+/// them need runs once and is restored in the others.
+#[derive(Debug, Clone)]
+pub struct Sharing {
+    /// The `.wf/cache` folder every run uses.
+    pub cache: std::path::PathBuf,
+    /// The slots of local stages, `jobs` of them.
+    pub slots: std::sync::Arc<tokio::sync::Semaphore>,
+    /// How many slots there are.
+    pub jobs: usize,
+    /// Stages running now, by run-cache key.
+    pub running: std::sync::Arc<crate::exec::InFlight>,
+}
+
+impl Sharing {
+    /// Sharing the cache of `root` and `jobs` slots.
+    pub fn new(root: &std::path::Path, jobs: usize) -> Sharing {
+        Sharing {
+            cache: crate::workspace::cache_dir(root),
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(jobs.max(1))),
+            jobs: jobs.max(1),
+            running: std::sync::Arc::default(),
+        }
+    }
 }
 
 /// Who started a run, as the run store records it.
@@ -45,4 +75,21 @@ pub struct Origin {
     pub kind: String,
     /// The command line.
     pub command: String,
+    /// The run is already in a store (an experiment, recorded when it was queued or launched):
+    /// its row there is kept up to date, whatever the run does.
+    pub recorded: Option<Recorded>,
+}
+
+/// A run already in a run store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// The root of the repository whose store it is in (not the copy it may run in).
+    pub root: std::path::PathBuf,
+    /// Its id there.
+    pub id: String,
+    /// Params files to keep with the run (relative to the root it runs in), beside the locks.
+    pub params: Vec<String>,
+    /// Params the run sets (an experiment's overrides): file, dotted key, value. Recorded with
+    /// its params even where no stage tracks them (a param used only through `${}`).
+    pub set: Vec<(String, String, serde_json::Value)>,
 }

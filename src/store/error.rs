@@ -23,6 +23,20 @@ pub enum StoreError {
         /// The newest this wf knows.
         known: i64,
     },
+    /// A run of that name exists.
+    #[error("a run named `{name}` exists")]
+    NameTaken {
+        /// The name.
+        name: String,
+    },
+    /// No run has that name (or id).
+    #[error("no run named `{name}`")]
+    NoSuchRun {
+        /// The name asked for.
+        name: String,
+        /// The closest name there is.
+        suggestion: Option<String>,
+    },
     /// A write failed.
     #[error("cannot write the run store `{}`: {message}", path.display())]
     Write {
@@ -35,15 +49,23 @@ pub enum StoreError {
 
 impl StoreError {
     /// What to do about it.
-    pub fn help(&self) -> &'static str {
+    pub fn help(&self) -> String {
         match self {
+            StoreError::NameTaken { .. } => {
+                "choose another name with `-n`, or remove the old run with `wf exp remove`".into()
+            }
+            StoreError::NoSuchRun {
+                suggestion: Some(s),
+                ..
+            } => format!("did you mean `{s}`? (`wf exp show` lists them)"),
+            StoreError::NoSuchRun { .. } => "`wf exp show` lists the experiments".into(),
             StoreError::Unreadable { .. } => {
-                "move the file away to start a new store; the pipeline, the lock and the cache do not depend on it"
+                "move the file away to start a new store; the pipeline, the lock and the cache do not depend on it".into()
             }
             StoreError::Newer { .. } => {
-                "use a newer wf, or move the file away to start a new store"
+                "use a newer wf, or move the file away to start a new store".into()
             }
-            StoreError::Write { .. } => "check the disk has room and `.wf/` is writable",
+            StoreError::Write { .. } => "check the disk has room and `.wf/` is writable".into(),
         }
     }
 }

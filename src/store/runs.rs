@@ -42,6 +42,14 @@ pub struct NewRun {
     pub command: String,
     /// When it started, in seconds since the Unix epoch.
     pub started: f64,
+    /// Its name (`None`: `run-N`, or for an experiment a readable one such as `brave-lynx`).
+    pub name: Option<String>,
+    /// Recorded as queued, to run later, instead of running now.
+    pub queued: bool,
+    /// An experiment's overrides, as typed (`train.C=2`).
+    pub overrides: Vec<String>,
+    /// The folder it runs from, relative to the root (`specs`).
+    pub cwd: String,
 }
 
 /// A run as the store lists it.
@@ -53,16 +61,24 @@ pub struct StoredRun {
     pub name: String,
     /// What started it.
     pub kind: String,
-    /// `running`, `finished`, `failed` or `cancelled`.
+    /// `queued`, `running`, `finished`, `failed` or `cancelled`.
     pub status: String,
+    /// Its parent: an experiment's baseline commit.
+    pub parent: Option<String>,
     /// The git commit.
     pub revision: Option<String>,
+    /// Whether the working tree had uncommitted changes.
+    pub dirty: Option<bool>,
     /// The command line.
     pub command: String,
     /// Start and end, in seconds since the Unix epoch.
     pub started: f64,
     /// `None` while running (or when killed before it ended).
     pub ended: Option<f64>,
+    /// An experiment's overrides, as typed.
+    pub overrides: Vec<String>,
+    /// The folder it runs from, relative to the root.
+    pub cwd: String,
 }
 
 /// What a finished run adds to its row.
@@ -78,6 +94,8 @@ pub struct Outcome<'a> {
     pub metrics: Vec<(String, String, f64)>,
     /// The last lines each stage printed, by stage.
     pub output: BTreeMap<String, String>,
+    /// Files the run ended with, to apply it later: path, role (`lock`, `params`), content.
+    pub files: Vec<(String, &'static str, Vec<u8>)>,
 }
 
 impl Store {
@@ -120,7 +138,7 @@ impl Store {
         }
     }
 
-    /// Records a run as running; returns its id and name.
+    /// Records a run as running (or queued); returns its id and name.
     pub fn begin(&mut self, run: &NewRun) -> Result<(String, String), StoreError> {
         let id = new_id(run);
         let path = self.path.clone();
@@ -131,10 +149,35 @@ impl Store {
                 r.get(0)
             })
             .map_err(err)?;
-        let name = format!("run-{seq}");
+        let taken = |name: &str| -> Result<bool, rusqlite::Error> {
+            tx.query_row("SELECT COUNT(*) FROM runs WHERE name = ?1", [name], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
+        };
+        let name = match &run.name {
+            Some(name) if taken(name).map_err(err)? => {
+                return Err(StoreError::NameTaken { name: name.clone() });
+            }
+            Some(name) => name.clone(),
+            None if run.kind == super::EXPERIMENT => {
+                let mut name = super::names::readable(&id, 0);
+                for attempt in 1.. {
+                    if !taken(&name).map_err(err)? {
+                        break;
+                    }
+                    name = super::names::readable(&id, attempt);
+                }
+                name
+            }
+            None => format!("run-{seq}"),
+        };
+        let overrides = (!run.overrides.is_empty())
+            .then(|| serde_json::to_string(&run.overrides).unwrap_or_default());
         tx.execute(
-            "INSERT INTO runs (id, seq, name, kind, parent, revision, dirty, command, status, pid, started)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?9, ?10)",
+            "INSERT INTO runs (id, seq, name, kind, parent, revision, dirty, command, status, pid,
+                               started, overrides, cwd)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 id,
                 seq,
@@ -144,8 +187,11 @@ impl Store {
                 run.revision,
                 run.dirty,
                 run.command,
-                std::process::id(),
-                run.started
+                if run.queued { "queued" } else { "running" },
+                (!run.queued).then(std::process::id),
+                run.started,
+                overrides,
+                run.cwd,
             ],
         )
         .map_err(err)?;
@@ -153,12 +199,28 @@ impl Store {
         Ok((id, name))
     }
 
+    /// Marks a recorded run (a queued experiment) as running from now, in this process.
+    pub fn start(&mut self, id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET status = 'running', started = ?2, pid = ?3, ended = NULL
+                 WHERE id = ?1",
+                params![id, now(), std::process::id()],
+            )
+            .map(drop)
+            .map_err(|e| write_err(&self.path, &e))
+    }
+
     /// Records how a run ended, in one transaction. A run that neither ran, restored nor failed a
-    /// stage is no run: its row goes.
+    /// stage is no run (unless it is an experiment, which is kept whatever happened): its row
+    /// goes.
     pub fn finish(&mut self, id: &str, outcome: &Outcome<'_>) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |e: rusqlite::Error| write_err(&path, &e);
         let tx = self.conn.transaction().map_err(err)?;
+        let kind: String = tx
+            .query_row("SELECT kind FROM runs WHERE id = ?1", [id], |r| r.get(0))
+            .map_err(err)?;
         let Some(record) = outcome.record else {
             tx.execute(
                 "UPDATE runs SET status = 'failed', ended = ?2 WHERE id = ?1",
@@ -173,7 +235,7 @@ impl Store {
                 StageOutcome::Skipped | StageOutcome::NotStarted | StageOutcome::Blocked { .. }
             )
         });
-        if !did_something {
+        if !did_something && kind != super::EXPERIMENT {
             tx.execute("DELETE FROM runs WHERE id = ?1", params![id])
                 .map_err(err)?;
             return tx.commit().map_err(err);
@@ -221,6 +283,13 @@ impl Store {
             )
             .map_err(err)?;
         }
+        for (file, role, text) in &outcome.files {
+            tx.execute(
+                "INSERT OR REPLACE INTO files (run, path, role, text) VALUES (?1, ?2, ?3, ?4)",
+                params![id, file, role, text],
+            )
+            .map_err(err)?;
+        }
         for (file, key, value) in &outcome.metrics {
             tx.execute(
                 "INSERT OR REPLACE INTO metrics (run, file, key, value, step) VALUES (?1, ?2, ?3, ?4, 0)",
@@ -239,30 +308,54 @@ impl Store {
         };
         let mut q = self
             .conn
-            .prepare(
-                "SELECT id, name, kind, status, revision, command, started, ended
-                 FROM runs ORDER BY seq",
-            )
+            .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY seq"))
             .map_err(read)?;
-        let rows = q
-            .query_map([], |r| {
-                Ok(StoredRun {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    kind: r.get(2)?,
-                    status: r.get(3)?,
-                    revision: r.get(4)?,
-                    command: r.get(5)?,
-                    started: r.get(6)?,
-                    ended: r.get(7)?,
-                })
-            })
-            .map_err(read)?;
+        let rows = q.query_map([], stored_run).map_err(read)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(read)
+    }
+
+    /// The store's file.
+    pub(super) fn file(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for the queries of the other store modules.
+    pub(super) fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// The connection, for reading.
+    pub(super) fn reader(&self) -> &Connection {
+        &self.conn
     }
 }
 
-fn write_err(path: &Path, e: &rusqlite::Error) -> StoreError {
+/// A row of `runs` selected as `Store::runs` selects it.
+pub(super) fn stored_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRun> {
+    let overrides: Option<String> = r.get(10)?;
+    Ok(StoredRun {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: r.get(2)?,
+        status: r.get(3)?,
+        parent: r.get(4)?,
+        revision: r.get(5)?,
+        dirty: r.get(6)?,
+        command: r.get(7)?,
+        started: r.get(8)?,
+        ended: r.get(9)?,
+        overrides: overrides
+            .and_then(|o| serde_json::from_str(&o).ok())
+            .unwrap_or_default(),
+        cwd: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+    })
+}
+
+/// The columns `stored_run` reads, in its order.
+pub(super) const RUN_COLUMNS: &str = "id, name, kind, status, parent, revision, dirty, command, \
+     started, ended, overrides, cwd";
+
+pub(super) fn write_err(path: &Path, e: &rusqlite::Error) -> StoreError {
     StoreError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -279,7 +372,7 @@ fn new_id(run: &NewRun) -> String {
     h.finalize().to_hex()[..32].to_string()
 }
 
-fn now() -> f64 {
+pub(super) fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())

@@ -1,8 +1,10 @@
 //! The run store's schema and its migrations: each migration is applied once, in order, in a
 //! transaction, and SQLite's `user_version` records how many have been.
 
-/// The migrations, oldest first; `user_version` is the number applied.
-const MIGRATIONS: &[&str] = &["
+/// The migrations, oldest first; `user_version` is the number applied. 2: experiments (their
+/// overrides, the folder they ran from, and the params and lock files they ended with).
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE runs (
     id       TEXT PRIMARY KEY,
     seq      INTEGER NOT NULL UNIQUE,
@@ -51,7 +53,20 @@ CREATE TABLE tags (
     PRIMARY KEY (run, key)
 );
 CREATE INDEX runs_by_start ON runs(started);
-"];
+",
+    "
+ALTER TABLE runs ADD COLUMN overrides TEXT;
+ALTER TABLE runs ADD COLUMN cwd TEXT;
+CREATE TABLE files (
+    run  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    role TEXT NOT NULL,
+    text BLOB NOT NULL,
+    PRIMARY KEY (run, path, role)
+);
+CREATE INDEX runs_by_kind ON runs(kind, seq);
+",
+];
 
 /// The schema version this wf writes.
 pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,103 @@
+//! `wf exp show --csv` and `--json`.
+
+use crate::exp::show::{Kind, Sheet};
+
+pub(super) fn csv(sheet: &Sheet) -> String {
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut header = vec!["Experiment", "rev", "Created", "State"]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    header.extend(
+        sheet
+            .columns
+            .iter()
+            .map(|c| format!("{}:{}", c.file, c.key)),
+    );
+    let mut out = header
+        .iter()
+        .map(|h| quote(h))
+        .collect::<Vec<_>>()
+        .join(",")
+        + "\n";
+    for group in &sheet.groups {
+        for row in &group.rows {
+            let mut cells = vec![
+                row.name.clone(),
+                group.baseline.clone().unwrap_or_default(),
+                created(row.created),
+                row.state.clone(),
+            ];
+            cells.extend(row.values.iter().map(|v| match v {
+                None => String::new(),
+                v => cell(v),
+            }));
+            out.push_str(&cells.iter().map(|c| quote(c)).collect::<Vec<_>>().join(","));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+pub(super) fn json(sheet: &Sheet) -> String {
+    let mut list = Vec::new();
+    for group in &sheet.groups {
+        for row in &group.rows {
+            let mut params = serde_json::Map::new();
+            let mut metrics = serde_json::Map::new();
+            for (c, v) in sheet.columns.iter().zip(&row.values) {
+                let Some(v) = v else { continue };
+                let into = if c.kind == Kind::Metric {
+                    &mut metrics
+                } else {
+                    &mut params
+                };
+                let file = into
+                    .entry(c.file.clone())
+                    .or_insert_with(|| serde_json::json!({}));
+                file[&c.key] = v.clone();
+            }
+            list.push(serde_json::json!({
+                "name": row.name,
+                "id": row.id,
+                "baseline": group.baseline,
+                "created": row.created,
+                "state": row.state,
+                "overrides": row.overrides,
+                "params": params,
+                "metrics": metrics,
+            }));
+        }
+    }
+    let mut out = serde_json::to_string_pretty(&list).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+pub(super) fn cell(v: &Option<serde_json::Value>) -> String {
+    match v {
+        None => "-".into(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// `2026-12-02 19:20` (UTC).
+pub(super) fn created(at: f64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at as i64).map_or(String::new(), |t| {
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        )
+    })
+}

@@ -1,0 +1,208 @@
+//! `wf exp show`: the experiments as a table, as `dvc exp show`, fitted to the terminal.
+
+use super::render::{cell, created};
+use crate::cmd::Report;
+use crate::context::Context;
+use crate::error::Error;
+use crate::exp::show::{self, Options, Sheet};
+use crate::store::Store;
+use crate::table::Table;
+
+/// Show experiments: name, created, state, then metrics, then params; grouped under their
+/// baseline commit.
+///
+/// On a terminal the table fits its width: columns whose value is the same in every row go
+/// first, then long values are shortened.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Every run of the store (`wf repro` runs too), not only experiments.
+    #[arg(short = 'A', long)]
+    pub all: bool,
+    /// Sort by this metric or param (`accuracy`, `params.yaml:train.C`), or `name`, `created`.
+    #[arg(long, value_name = "KEY")]
+    pub sort_by: Option<String>,
+    /// With `--sort-by`: `asc` or `desc`.
+    #[arg(long, value_name = "ORDER", default_value = "asc", value_parser = ["asc", "desc"])]
+    pub sort_order: String,
+    /// Only the columns whose value differs between experiments.
+    #[arg(long)]
+    pub only_changed: bool,
+    /// Only the newest N experiments.
+    #[arg(short = 'n', long = "num", value_name = "N")]
+    pub num: Option<usize>,
+    /// Only the columns matching this regular expression (`file:key` or `key`).
+    #[arg(long, value_name = "REGEX")]
+    pub keep: Option<String>,
+    /// Not the columns matching this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub drop: Option<String>,
+    /// Print JSON.
+    #[arg(long, conflicts_with_all = ["csv", "md"])]
+    pub json: bool,
+    /// Print CSV.
+    #[arg(long, conflicts_with = "md")]
+    pub csv: bool,
+    /// Print a Markdown table.
+    #[arg(long)]
+    pub md: bool,
+}
+
+/// Runs `wf exp show`.
+pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
+    let regex = |flag: &str, r: &Option<String>| -> Result<Option<regex::Regex>, Error> {
+        r.as_deref()
+            .map(|r| {
+                regex::Regex::new(r).map_err(|e| Error::Usage {
+                    message: format!("`{flag} {r}` is no regular expression: {e}"),
+                    help: None,
+                })
+            })
+            .transpose()
+    };
+    let opts = Options {
+        all: args.all,
+        sort_by: args.sort_by.clone(),
+        descending: args.sort_order == "desc",
+        only_changed: args.only_changed,
+        limit: args.num,
+        keep: regex("--keep", &args.keep)?,
+        drop: regex("--drop", &args.drop)?,
+    };
+    let root = ctx.repo().root;
+    let experiments = if Store::path(&root).exists() {
+        Store::open(&root)?.experiments(opts.all)?
+    } else {
+        Vec::new()
+    };
+    let sheet = show::sheet(&experiments, &opts).map_err(|message| Error::Usage {
+        message,
+        help: Some("`wf exp show` without `--sort-by` lists the columns".into()),
+    })?;
+    let out = if args.json {
+        super::render::json(&sheet)
+    } else if args.csv {
+        super::render::csv(&sheet)
+    } else if args.md {
+        table(&sheet, None).markdown()
+    } else {
+        fitted(&sheet, width())
+    };
+    Ok(Report::ok(out))
+}
+
+/// The terminal's width, if stdout is one (or `COLUMNS` says).
+fn width() -> Option<usize> {
+    if let Some(w) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(w);
+    }
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
+}
+
+/// The text table, made to fit `width`: first without the columns equal in every row, then with
+/// long cells shortened, then without the last columns.
+fn fitted(sheet: &Sheet, width: Option<usize>) -> String {
+    let full = table(sheet, None).text();
+    let Some(width) = width else { return full };
+    let fits = |s: &str| s.lines().all(|l| l.chars().count() <= width);
+    if fits(&full) {
+        return full;
+    }
+    let mut sheet = sheet.clone();
+    let rows = || sheet.groups.iter().flat_map(|g| &g.rows);
+    let same: Vec<bool> = (0..sheet.columns.len())
+        .map(|i| {
+            let mut vals = rows().map(|r| &r.values[i]);
+            let first = vals.next();
+            vals.all(|v| Some(v) == first)
+        })
+        .collect();
+    let hidden = same.iter().filter(|s| **s).count();
+    drop_columns(&mut sheet, |i| same[i]);
+    let mut note = String::new();
+    if hidden > 0 {
+        note.push_str(&format!(
+            "({hidden} columns equal in every row are hidden: `--keep` shows them)\n"
+        ));
+    }
+    for cut in [24, 16, 10] {
+        let short = table(&sheet, Some(cut)).text();
+        if fits(&short) {
+            return format!("{short}{note}");
+        }
+    }
+    let mut dropped = 0;
+    while !sheet.columns.is_empty() {
+        let last = sheet.columns.len() - 1;
+        drop_columns(&mut sheet, |i| i == last);
+        dropped += 1;
+        let short = table(&sheet, Some(10)).text();
+        if fits(&short) {
+            note.push_str(&format!(
+                "({dropped} more columns do not fit: `--keep`, `--drop` or `--json` show them)\n"
+            ));
+            return format!("{short}{note}");
+        }
+    }
+    format!("{full}{note}")
+}
+
+fn drop_columns(sheet: &mut Sheet, gone: impl Fn(usize) -> bool) {
+    let keep: Vec<bool> = (0..sheet.columns.len()).map(|i| !gone(i)).collect();
+    let mut i = 0;
+    sheet.columns.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    for row in sheet.groups.iter_mut().flat_map(|g| &mut g.rows) {
+        let mut i = 0;
+        row.values.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+    }
+}
+
+/// `s`, shortened with `…` to `cut` characters.
+fn cap(s: &str, cut: Option<usize>) -> String {
+    match cut {
+        Some(cut) if s.chars().count() > cut => {
+            let keep: String = s.chars().take(cut.saturating_sub(1)).collect();
+            format!("{keep}…")
+        }
+        _ => s.to_string(),
+    }
+}
+
+/// The table: Experiment, Created, State, then a column per metric and param; with `cut`, every
+/// header and value longer than it shortened (a dotted header to its last part first).
+fn table(sheet: &Sheet, cut: Option<usize>) -> Table {
+    let mut header = vec!["Experiment".to_string(), "Created".into(), "State".into()];
+    header.extend(sheet.columns.iter().map(|c| match cut {
+        Some(n) if c.header.chars().count() > n => {
+            cap(c.header.rsplit('.').next().unwrap_or(&c.header), cut)
+        }
+        _ => c.header.clone(),
+    }));
+    let mut t = Table::new(header);
+    for group in &sheet.groups {
+        let base = group
+            .baseline
+            .as_deref()
+            .map_or("workspace".to_string(), |b| b.chars().take(7).collect());
+        let mut first = vec![base];
+        first.resize(3 + sheet.columns.len(), String::new());
+        t.push(first);
+        let n = group.rows.len();
+        for (i, row) in group.rows.iter().enumerate() {
+            let branch = if i + 1 == n { "└──" } else { "├──" };
+            let mut cells = vec![
+                format!("{branch} {}", cap(&row.name, cut.map(|c| c.max(12)))),
+                created(row.created),
+                row.state.clone(),
+            ];
+            cells.extend(row.values.iter().map(|v| cap(&cell(v), cut)));
+            t.push(cells);
+        }
+    }
+    t
+}

@@ -1,0 +1,240 @@
+//! What `wf exp show` tabulates: experiments grouped under their baseline commit, with a column
+//! per metric and per param, chosen, filtered and sorted as `dvc exp show` does.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::store::Experiment;
+
+/// How the table is chosen.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Every run of the store, not only experiments.
+    pub all: bool,
+    /// Sort by this column (`accuracy`, `params.yaml:train.C`, `name`, `created`).
+    pub sort_by: Option<String>,
+    /// Sort descending.
+    pub descending: bool,
+    /// Only the columns whose value differs between rows.
+    pub only_changed: bool,
+    /// Only the newest N rows.
+    pub limit: Option<usize>,
+    /// Only the columns matching (applied before `drop`).
+    pub keep: Option<regex::Regex>,
+    /// Not the columns matching.
+    pub drop: Option<regex::Regex>,
+}
+
+/// A metric or a param.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// From a `metrics:` file.
+    Metric,
+    /// From a params file.
+    Param,
+}
+
+/// A column of values.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Column {
+    /// Metric or param.
+    pub kind: Kind,
+    /// Its file.
+    pub file: String,
+    /// Its dotted key.
+    pub key: String,
+    /// The header: the key, or `file:key` where two files have the key.
+    pub header: String,
+}
+
+/// One experiment's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Its name.
+    pub name: String,
+    /// Its id.
+    pub id: String,
+    /// When it was created, in seconds since the Unix epoch.
+    pub created: f64,
+    /// `queued`, `running`, `finished`, `failed`, `cancelled`.
+    pub state: String,
+    /// Its overrides.
+    pub overrides: Vec<String>,
+    /// One value per column (`None`: it has none).
+    pub values: Vec<Option<serde_json::Value>>,
+}
+
+/// Rows under one baseline commit (`None`: not in git, or started outside it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// The commit.
+    pub baseline: Option<String>,
+    /// Its experiments, oldest first (unless sorted).
+    pub rows: Vec<Row>,
+}
+
+/// The table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sheet {
+    /// Metrics first, then params, each by file then key.
+    pub columns: Vec<Column>,
+    /// Groups, by the first appearance of their baseline.
+    pub groups: Vec<Group>,
+}
+
+/// Tabulates experiments (oldest first) as `opts` asks.
+pub fn sheet(experiments: &[Experiment], opts: &Options) -> Result<Sheet, String> {
+    let chosen: Vec<&Experiment> = {
+        let skip = opts
+            .limit
+            .map_or(0, |n| experiments.len().saturating_sub(n));
+        experiments.iter().skip(skip).collect()
+    };
+    let mut keys: BTreeSet<(Kind, String, String)> = BTreeSet::new();
+    for e in &chosen {
+        for (file, values) in &e.metrics {
+            keys.extend(
+                values
+                    .keys()
+                    .map(|k| (Kind::Metric, file.clone(), k.clone())),
+            );
+        }
+        for (file, values) in &e.params {
+            keys.extend(
+                values
+                    .keys()
+                    .map(|k| (Kind::Param, file.clone(), k.clone())),
+            );
+        }
+    }
+    let mut files_of: BTreeMap<(Kind, &str), usize> = BTreeMap::new();
+    for (kind, _, key) in &keys {
+        *files_of.entry((*kind, key.as_str())).or_default() += 1;
+    }
+    let mut columns: Vec<Column> = keys
+        .iter()
+        .map(|(kind, file, key)| Column {
+            kind: *kind,
+            file: file.clone(),
+            key: key.clone(),
+            header: if files_of[&(*kind, key.as_str())] > 1 {
+                format!("{file}:{key}")
+            } else {
+                key.clone()
+            },
+        })
+        .filter(|c| {
+            let full = format!("{}:{}", c.file, c.key);
+            let matches = |r: &regex::Regex| r.is_match(&full) || r.is_match(&c.key);
+            opts.keep.as_ref().is_none_or(matches) && !opts.drop.as_ref().is_some_and(matches)
+        })
+        .collect();
+    let value = |e: &Experiment, c: &Column| -> Option<serde_json::Value> {
+        match c.kind {
+            Kind::Metric => e
+                .metrics
+                .get(&c.file)
+                .and_then(|m| m.get(&c.key))
+                .map(|v| serde_json::json!(v)),
+            Kind::Param => e.params.get(&c.file).and_then(|m| m.get(&c.key)).cloned(),
+        }
+    };
+    if opts.only_changed {
+        columns.retain(|c| {
+            let mut seen = chosen.iter().map(|e| value(e, c));
+            let first = seen.next();
+            seen.any(|v| v != *first.as_ref().unwrap_or(&None))
+        });
+    }
+    let mut rows: Vec<(Option<String>, Row)> = chosen
+        .iter()
+        .map(|e| {
+            (
+                e.run.parent.clone(),
+                Row {
+                    name: e.run.name.clone(),
+                    id: e.run.id.clone(),
+                    created: e.run.started,
+                    state: e.run.status.clone(),
+                    overrides: e.run.overrides.clone(),
+                    values: columns.iter().map(|c| value(e, c)).collect(),
+                },
+            )
+        })
+        .collect();
+    if let Some(by) = &opts.sort_by {
+        let at = sort_column(&columns, by)?;
+        rows.sort_by(|a, b| {
+            let order = match at {
+                SortBy::Name => a.1.name.cmp(&b.1.name),
+                SortBy::Created => a.1.created.total_cmp(&b.1.created),
+                SortBy::Column(i) => compare(a.1.values[i].as_ref(), b.1.values[i].as_ref()),
+            };
+            if opts.descending {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    for (baseline, row) in rows {
+        match groups.iter_mut().find(|g| g.baseline == baseline) {
+            Some(g) => g.rows.push(row),
+            None => groups.push(Group {
+                baseline,
+                rows: vec![row],
+            }),
+        }
+    }
+    Ok(Sheet { columns, groups })
+}
+
+enum SortBy {
+    Name,
+    Created,
+    Column(usize),
+}
+
+/// The column `--sort-by` names: by header, by `file:key`, or by key.
+fn sort_column(columns: &[Column], by: &str) -> Result<SortBy, String> {
+    match by {
+        "name" | "Experiment" => return Ok(SortBy::Name),
+        "created" | "Created" => return Ok(SortBy::Created),
+        _ => {}
+    }
+    let full = |c: &Column| format!("{}:{}", c.file, c.key);
+    if let Some(i) = columns.iter().position(|c| full(c) == by || c.header == by) {
+        return Ok(SortBy::Column(i));
+    }
+    let by_key: Vec<usize> = (0..columns.len())
+        .filter(|&i| columns[i].key == by)
+        .collect();
+    match by_key.as_slice() {
+        [i] => Ok(SortBy::Column(*i)),
+        [] => Err(format!("no column `{by}` to sort by")),
+        _ => Err(format!(
+            "`{by}` is in several files; name one: {}",
+            by_key
+                .iter()
+                .map(|&i| format!("`{}`", full(&columns[i])))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Numbers by value, then strings; missing values last.
+fn compare(a: Option<&serde_json::Value>, b: Option<&serde_json::Value>) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, _) => Ordering::Greater,
+        (_, None) => Ordering::Less,
+        (Some(a), Some(b)) => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => a.to_string().cmp(&b.to_string()),
+        },
+    }
+}
