@@ -40,13 +40,6 @@ pub struct Ended {
     pub record: Result<RunRecord, String>,
 }
 
-impl Ended {
-    /// Whether it was cancelled (it did not start, or it was interrupted).
-    pub fn cancelled(&self) -> bool {
-        matches!(&self.record, Ok(r) if r.status == RunStatus::Interrupted)
-    }
-}
-
 /// A recorded experiment about to run.
 #[derive(Debug, Clone)]
 pub struct Queued {
