@@ -116,6 +116,10 @@ impl Store {
         }
         let mut conn = Connection::open(&path).map_err(|e| unreadable(&e))?;
         conn.busy_timeout(BUSY).map_err(|e| unreadable(&e))?;
+        // A deferred transaction that reads and then writes fails at once (SQLITE_BUSY, no
+        // waiting) when another process wrote in between: every transaction takes the write
+        // lock first instead, and waits its turn.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         // As WAL needs: one writer at a time, readers never blocked.
         conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
             .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
@@ -461,5 +465,36 @@ mod tests {
             )
             .unwrap();
         assert!(store.runs().unwrap().is_empty());
+    }
+
+    #[test]
+    fn writers_in_several_connections_at_once_all_land() {
+        let tmp = tempfile::tempdir().unwrap();
+        let record = RunRecord {
+            version: crate::run::record::VERSION,
+            started: 1.0,
+            ended: 2.0,
+            revision: None,
+            status: RunStatus::Finished,
+            stages: vec![],
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..25 {
+                        let mut store = Store::open(tmp.path()).unwrap();
+                        let (id, _) = store.begin(&run(crate::store::EXPERIMENT)).unwrap();
+                        let outcome = Outcome {
+                            record: Some(&record),
+                            ..Outcome::default()
+                        };
+                        store.finish(&id, &outcome).unwrap();
+                    }
+                });
+            }
+        });
+        let runs = Store::open(tmp.path()).unwrap().runs().unwrap();
+        assert_eq!(runs.len(), 100);
+        assert!(runs.iter().all(|r| r.status == "finished"));
     }
 }

@@ -74,18 +74,23 @@ pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;
 /// Brings the database up to [`VERSION`]; `Err(found)` when it is newer than that.
 pub(super) fn migrate(conn: &mut rusqlite::Connection) -> Result<Result<(), i64>, rusqlite::Error> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if found > VERSION {
-        return Ok(Err(found));
+    if found == VERSION {
+        // Readers never wait for a writer.
+        return Ok(Ok(()));
     }
-    for (i, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(found).unwrap_or(0))
-    {
-        let tx = conn.transaction()?;
+    loop {
+        // The version is read inside the write transaction: two processes opening a new store
+        // at once apply each migration once.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found > VERSION {
+            return Ok(Err(found));
+        }
+        let Some(sql) = MIGRATIONS.get(usize::try_from(found).unwrap_or(usize::MAX)) else {
+            return Ok(Ok(()));
+        };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.pragma_update(None, "user_version", found + 1)?;
         tx.commit()?;
     }
-    Ok(Ok(()))
 }
