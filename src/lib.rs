@@ -39,6 +39,7 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod target;
+pub mod tracking;
 pub mod transfer;
 pub mod verify;
 pub mod watch;

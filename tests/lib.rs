@@ -26,5 +26,6 @@ mod slurm;
 mod stage_list;
 mod status;
 mod store;
+mod tracking;
 mod verify;
 mod watch;

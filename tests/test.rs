@@ -120,7 +120,10 @@ impl Test {
         cmd.args(&self.args)
             .current_dir(self.cwd.as_deref().unwrap_or(self.dir.path()))
             .env("NO_COLOR", "1")
-            .env_remove("WF_JOBS");
+            .env_remove("WF_JOBS")
+            // Stages' scripts log to wf's own endpoint unless a test says otherwise.
+            .env_remove("MLFLOW_TRACKING_URI")
+            .env_remove("MLFLOW_TRACKING_TOKEN");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

@@ -19,7 +19,7 @@ pub use error::ExecError;
 pub use event::{Event, Events, Failure, Outcome};
 pub use inflight::InFlight;
 pub use scheduler::{Plan, StageRun, Summary, run};
-pub use stage::Shared;
+pub use stage::{Shared, Tracking};
 
 /// The tokio runtime of a command that needs one (built explicitly, so `wf dag` never starts
 /// one).

@@ -13,9 +13,10 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::event::{Event, Events, Failure, Outcome};
-use super::executor::Task;
+use super::executor::{Task, Work};
 use super::stage::{self, Shared, Verdict};
 use crate::lock::{Entry, LockSet};
+use crate::spec::ExecutorName;
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -356,7 +357,14 @@ async fn stage_task(
     if halt.halted.load(Ordering::SeqCst) {
         return (i, Done::Halted, run);
     }
-    let task = Task::new(&shared.pipeline.stages[i], shared.root.clone(), inputs);
+    let mut task = Task::new(&shared.pipeline.stages[i], shared.root.clone(), inputs);
+    if let (Some(tracking), Work::Shell(_), ExecutorName::Local) = (
+        shared.tracking.get(),
+        &task.work,
+        shared.executors.name_of(i),
+    ) {
+        tracking.add_to(&address, &mut task.env);
+    }
     let _ = events.send(Event::StageStarted {
         stage: address.clone(),
         commands: task.commands(),

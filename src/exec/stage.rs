@@ -45,6 +45,42 @@ pub struct Shared {
     /// Stages running now in the runs started with this one (a sweep's experiments), which a
     /// stage with the same run-cache key waits for and restores from instead of running.
     pub running: Option<Arc<super::InFlight>>,
+    /// The MLflow tracking endpoint this run's local shell stages log to, once it is serving.
+    pub tracking: std::sync::OnceLock<Tracking>,
+}
+
+/// What a run's shell stages are told of the MLflow tracking endpoint serving during the run.
+pub struct Tracking {
+    /// Its URI, for `MLFLOW_TRACKING_URI`.
+    pub uri: String,
+    /// Issues a stage (by its address) its own token, for `MLFLOW_TRACKING_TOKEN`.
+    pub token_for: Box<dyn Fn(&str) -> String + Send + Sync>,
+}
+
+impl Tracking {
+    /// The variable naming the endpoint.
+    pub const URI_VAR: &'static str = "MLFLOW_TRACKING_URI";
+    /// The variable holding the stage's token.
+    pub const TOKEN_VAR: &'static str = "MLFLOW_TRACKING_TOKEN";
+
+    /// Adds the endpoint to a stage's environment, unless the stage's `env:` names a tracking URI
+    /// of its own (one in wf's own environment keeps the endpoint from starting at all).
+    pub fn add_to(&self, stage: &str, env: &mut Vec<(String, String)>) {
+        if env.iter().any(|(k, _)| k == Self::URI_VAR) {
+            return;
+        }
+        env.push((Self::URI_VAR.into(), self.uri.clone()));
+        env.push((Self::TOKEN_VAR.into(), (self.token_for)(stage)));
+    }
+}
+
+impl std::fmt::Debug for Tracking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens are secrets: only the URI is shown.
+        f.debug_struct("Tracking")
+            .field("uri", &self.uri)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What to do with a stage, decided just before it would run.

@@ -14,14 +14,15 @@ use crate::config::Config;
 use crate::dag::Dag;
 use crate::error::Error;
 use crate::exec::executor::Executors;
-use crate::exec::{self, Event, Events, ExecError, Plan, Shared, Summary};
+use crate::exec::{self, Event, Events, ExecError, Plan, Shared, Summary, Tracking};
 use crate::hash::Hasher;
 use crate::lock::{Entry, LockSet};
 use crate::params::Params;
 use crate::repo::Repo;
 use crate::repo_lock::RepoLock;
-use crate::spec::{ExecutorName, Pipeline};
+use crate::spec::{Action, ExecutorName, Pipeline};
 use crate::store::{NewRun, Outcome, Store};
+use crate::tracking::Server;
 use crate::{select, status, target, workspace};
 
 /// A loaded pipeline and the plan of what to run in it.
@@ -134,6 +135,7 @@ pub fn prepare(
         run_cache: RunCache::new(cache_dir.join("runs")),
         use_run_cache: opts.run_cache,
         running: opts.sharing.as_ref().map(|s| s.running.clone()),
+        tracking: std::sync::OnceLock::new(),
         git: workspace::in_git(&repo.root),
         gitignore: Mutex::new(()),
     };
@@ -179,7 +181,15 @@ impl Prepared {
             std::thread::spawn(move || GitState::of(&root))
         };
         let stored = self.begin_stored(&events);
+        let tracking = match &stored {
+            Some((_, id)) => self.serve_tracking(id, &events).await,
+            None => None,
+        };
         let summary = exec::run(self.shared.clone(), self.plan.clone(), events.clone()).await;
+        if let Some(server) = tracking {
+            // A stage's leftover process holding a connection open does not hold up the run.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), server.stop()).await;
+        }
         // The hasher outlives the run in no one's hands, but its sink must let the events end.
         self.shared.hasher.set_progress_sink(None);
         let _ = events.send(Event::RunFinished);
@@ -211,6 +221,43 @@ impl Prepared {
             }
         }
         record
+    }
+
+    /// Serves MLflow's tracking API for the run's local shell stages, whose MLflow runs become
+    /// children of the stored run `id`; not when nothing would log to it, nor when the user's
+    /// `MLFLOW_TRACKING_URI` names a server of their own. A server that cannot start is a warning.
+    async fn serve_tracking(&self, id: &str, events: &Events) -> Option<Server> {
+        if std::env::var_os(Tracking::URI_VAR).is_some_and(|v| !v.is_empty()) {
+            return None;
+        }
+        let shared = &self.shared;
+        let logs = |&i: &usize| {
+            matches!(shared.pipeline.stages[i].action, Action::Cmd(_))
+                && shared.executors.name_of(i) == ExecutorName::Local
+        };
+        if !self.plan.stages.iter().any(logs) {
+            return None;
+        }
+        let root = match self.origin.as_ref().and_then(|o| o.recorded.as_ref()) {
+            Some(recorded) => &recorded.root,
+            None => &shared.root,
+        };
+        match Server::start(root, Some(id.to_string())).await {
+            Ok(server) => {
+                let tokens = server.tokens();
+                let _ = shared.tracking.set(Tracking {
+                    uri: server.uri(),
+                    token_for: Box::new(move |stage| tokens.issue(stage)),
+                });
+                Some(server)
+            }
+            Err(e) => {
+                let _ = events.send(Event::Warning {
+                    message: format!("scripts cannot log to MLflow in this run: {e}"),
+                });
+                None
+            }
+        }
     }
 
     /// Opens the run store and records the run as running; a store that cannot be used is a

@@ -4,13 +4,21 @@
 
 mod error;
 mod experiments;
+mod mlflow;
+mod mlflow_runs;
+#[cfg(test)]
+mod mlflow_tests;
 mod names;
 mod runs;
 mod schema;
+mod share;
 
 pub use error::StoreError;
 pub use experiments::Experiment;
+pub(crate) use mlflow::{Batch, Experiment as MlflowExperiment, NewMlflowRun, Refusal, RunRow};
+pub use mlflow::{MlflowRun, Point, STAGE_TAG};
 pub use runs::{FILE, NewRun, Outcome, Store, StoredRun};
+pub use share::{Artifact, Document};
 
 /// The kind of an experiment's run.
 pub const EXPERIMENT: &str = "experiment";

@@ -121,8 +121,8 @@ impl Store {
         // lock first instead, and waits its turn.
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         // As WAL needs: one writer at a time, readers never blocked.
-        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
-            .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
+        wal(&conn).map_err(|e| unreadable(&e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
             .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
             .map_err(|e| unreadable(&e))?;
         // The last connection to close would checkpoint the WAL into the database (and sync
@@ -279,6 +279,21 @@ impl Store {
                 ],
             )
             .map_err(err)?;
+            // An MLflow run its stage left open (a script killed, or one that never called
+            // `end_run`) ends with the stage.
+            let ended_as = match s.outcome {
+                StageOutcome::Ran => "finished",
+                StageOutcome::Failed { .. } => "failed",
+                StageOutcome::Interrupted => "cancelled",
+                _ => continue,
+            };
+            tx.execute(
+                "UPDATE runs SET status = ?3, ended = ?4
+                 WHERE parent = ?1 AND kind = 'mlflow' AND status = 'running'
+                   AND id IN (SELECT run FROM tags WHERE key = 'wf.stage' AND value = ?2)",
+                params![id, s.stage, ended_as, record.ended],
+            )
+            .map_err(err)?;
         }
         for (file, key, value) in &outcome.params {
             tx.execute(
@@ -331,6 +346,31 @@ impl Store {
     /// The connection, for reading.
     pub(super) fn reader(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// Puts the database in WAL mode, once. Switching takes an exclusive lock, for which SQLite does
+/// not wait when the connection already reads (it would deadlock): processes opening a new store
+/// at once retry until the first has switched it.
+fn wal(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let deadline = std::time::Instant::now() + BUSY;
+    loop {
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

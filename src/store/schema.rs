@@ -1,8 +1,15 @@
 //! The run store's schema and its migrations: each migration is applied once, in order, in a
 //! transaction, and SQLite's `user_version` records how many have been.
 
-/// The migrations, oldest first; `user_version` is the number applied. 2: experiments (their
-/// overrides, the folder they ran from, and the params and lock files they ended with).
+/// The migrations, oldest first; `user_version` is the number applied.
+///
+/// 2: experiments (their overrides, the folder they ran from, and the params and lock files they
+/// ended with).
+///
+/// 3: what MLflow's tracking API writes: its experiments, a run's experiment, lifecycle (`active`
+/// or `deleted`) and artifact folder, and a metric's history as MLflow keeps it (several values
+/// of a key at one step, told apart by their time in seconds since the Unix epoch; a NULL value
+/// is NaN, which SQLite cannot hold). MLflow's params and metrics have `file = ''`.
 const MIGRATIONS: &[&str] = &[
     "
 CREATE TABLE runs (
@@ -66,6 +73,33 @@ CREATE TABLE files (
 );
 CREATE INDEX runs_by_kind ON runs(kind, seq);
 ",
+    "
+CREATE TABLE experiments (
+    id                INTEGER PRIMARY KEY,
+    name              TEXT NOT NULL UNIQUE,
+    artifact_location TEXT NOT NULL,
+    lifecycle_stage   TEXT NOT NULL DEFAULT 'active',
+    created           REAL NOT NULL,
+    updated           REAL NOT NULL
+);
+ALTER TABLE runs ADD COLUMN experiment INTEGER REFERENCES experiments(id);
+ALTER TABLE runs ADD COLUMN lifecycle TEXT NOT NULL DEFAULT 'active';
+ALTER TABLE runs ADD COLUMN artifact_uri TEXT;
+CREATE INDEX runs_by_parent ON runs(parent);
+CREATE TABLE metrics_history (
+    run       TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    file      TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    value     REAL,
+    step      INTEGER NOT NULL DEFAULT 0,
+    timestamp REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (run, file, key, step, timestamp, value)
+);
+INSERT INTO metrics_history (run, file, key, value, step)
+    SELECT run, file, key, value, step FROM metrics;
+DROP TABLE metrics;
+ALTER TABLE metrics_history RENAME TO metrics;
+",
 ];
 
 /// The schema version this wf writes.
@@ -92,5 +126,39 @@ pub(super) fn migrate(conn: &mut rusqlite::Connection) -> Result<Result<(), i64>
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", found + 1)?;
         tx.commit()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mlflow_migration_keeps_metrics_and_takes_several_values_per_step() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO runs (id, seq, name, kind, command, status, started)
+                 VALUES ('r', 1, 'run-1', 'repro', 'wf repro', 'finished', 1.0);
+             INSERT INTO metrics (run, file, key, value, step) VALUES ('r', 'm.json', 'acc', 0.9, 0);",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), Ok(()));
+        let kept: (f64, i64, f64) = conn
+            .query_row("SELECT value, step, timestamp FROM metrics", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(kept, (0.9, 0, 0.0));
+        conn.execute(
+            "INSERT INTO metrics (run, file, key, value, step, timestamp) VALUES ('r', '', 'l', 1.0, 0, 5.0), ('r', '', 'l', 2.0, 0, 6.0)",
+            [],
+        )
+        .unwrap();
+        let lifecycle: String = conn
+            .query_row("SELECT lifecycle FROM runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(lifecycle, "active");
     }
 }

@@ -1,6 +1,9 @@
 //! `wf exp show --csv` and `--json`.
 
+use std::collections::BTreeMap;
+
 use crate::exp::show::{Kind, Sheet};
+use crate::store::MlflowRun;
 
 pub(super) fn csv(sheet: &Sheet) -> String {
     let quote = |s: &str| {
@@ -45,7 +48,9 @@ pub(super) fn csv(sheet: &Sheet) -> String {
     out
 }
 
-pub(super) fn json(sheet: &Sheet) -> String {
+/// The table as JSON: a list of experiments, each with the MLflow runs its stages logged (from
+/// `logged`, by experiment id).
+pub(super) fn json(sheet: &Sheet, logged: &BTreeMap<String, Vec<MlflowRun>>) -> String {
     let mut list = Vec::new();
     for group in &sheet.groups {
         for row in &group.rows {
@@ -72,12 +77,41 @@ pub(super) fn json(sheet: &Sheet) -> String {
                 "overrides": row.overrides,
                 "params": params,
                 "metrics": metrics,
+                "runs": logged.get(&row.id).map_or(&[][..], Vec::as_slice).iter().map(mlflow_run).collect::<Vec<_>>(),
             }));
         }
     }
     let mut out = serde_json::to_string_pretty(&list).unwrap_or_default();
     out.push('\n');
     out
+}
+
+/// An MLflow run: its params, each metric's history (step, value, time in seconds), tags and
+/// artifact files.
+fn mlflow_run(run: &MlflowRun) -> serde_json::Value {
+    let number =
+        |v: f64| serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into);
+    let metrics: serde_json::Map<String, serde_json::Value> = run
+        .metrics
+        .iter()
+        .map(|(key, points)| {
+            let points = points
+                .iter()
+                .map(|p| serde_json::json!({"step": p.step, "value": number(p.value), "timestamp": p.timestamp}))
+                .collect();
+            (key.clone(), serde_json::Value::Array(points))
+        })
+        .collect();
+    serde_json::json!({
+        "id": run.id,
+        "name": run.name,
+        "stage": run.stage,
+        "status": run.status,
+        "params": run.params,
+        "metrics": metrics,
+        "tags": run.tags,
+        "artifacts": run.artifacts,
+    })
 }
 
 pub(super) fn cell(v: &Option<serde_json::Value>) -> String {

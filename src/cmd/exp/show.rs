@@ -1,5 +1,7 @@
 //! `wf exp show`: the experiments as a table, as `dvc exp show`, fitted to the terminal.
 
+use std::collections::BTreeMap;
+
 use super::render::{cell, created};
 use crate::cmd::Report;
 use crate::context::Context;
@@ -69,17 +71,31 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         drop: regex("--drop", &args.drop)?,
     };
     let root = ctx.repo().root;
-    let experiments = if Store::path(&root).exists() {
-        Store::open(&root)?.experiments(opts.all)?
+    let store = if Store::path(&root).exists() {
+        Some(Store::open(&root)?)
     } else {
-        Vec::new()
+        None
+    };
+    let experiments = match &store {
+        Some(store) => store.experiments(opts.all)?,
+        None => Vec::new(),
     };
     let sheet = show::sheet(&experiments, &opts).map_err(|message| Error::Usage {
         message,
         help: Some("`wf exp show` without `--sort-by` lists the columns".into()),
     })?;
     let out = if args.json {
-        super::render::json(&sheet)
+        // What the stages' scripts logged through MLflow, under the run that ran them.
+        let mut logged = BTreeMap::new();
+        if let Some(store) = &store {
+            let parents = store.parents_of_children()?;
+            for group in &sheet.groups {
+                for row in group.rows.iter().filter(|r| parents.contains(&r.id)) {
+                    logged.insert(row.id.clone(), store.children(&row.id)?);
+                }
+            }
+        }
+        super::render::json(&sheet, &logged)
     } else if args.csv {
         super::render::csv(&sheet)
     } else if args.md {
