@@ -290,3 +290,87 @@ fn bad_overrides_and_an_unreadable_store_are_clear_errors() {
     // Other commands keep working.
     out.test().arg("repro").success();
 }
+
+#[test]
+fn pushed_experiments_pulled_into_a_fresh_clone_show_the_same_table() {
+    let root = project_root();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let t = Test::new()
+        .write("a/.wf/.gitignore", "/*\n")
+        .write("a/specs/pipeline.yaml", &read("specs/pipeline.yaml"))
+        .write("a/specs/params.yaml", &read("specs/params.yaml"))
+        .write("a/data/iris.csv", &read("data/iris.csv"));
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    crate::test::git(&a, &["init", "-q"]);
+    crate::test::git(&a, &["add", "."]);
+    crate::test::git(&a, &["commit", "-q", "-m", "iris"]);
+    crate::test::git(t.path(), &["clone", "-q", "a", "b"]);
+    let remote = t.path().join("remote");
+    let remote = remote.to_str().unwrap();
+    let added = t
+        .current_dir("a")
+        .args(["remote", "add", "-d", "team", remote])
+        .success();
+    added
+        .test()
+        .current_dir("b")
+        .args(["remote", "add", "-d", "team", remote])
+        .success();
+    let ran = added
+        .test()
+        .current_dir("a")
+        .args(["-C", "specs", "exp", "run", "-S", "train.svm.C=0.5,2"])
+        .success();
+    let in_dir = |dir: &str| -> Vec<serde_json::Value> {
+        let o = ran
+            .test()
+            .current_dir(dir)
+            .args(["-C", "specs", "exp", "show", "--json"])
+            .success();
+        serde_json::from_str(&o.stdout).unwrap()
+    };
+    let table = in_dir("a");
+    assert_eq!(table.len(), 2);
+    ran.test()
+        .current_dir("a")
+        .args(["exp", "push"])
+        .stdout_contains("2 experiments pushed to remote `team`, 0 already there")
+        .success();
+    ran.test()
+        .current_dir("a")
+        .args(["exp", "push"])
+        .stdout_contains("0 experiments pushed to remote `team`, 2 already there; 0 files moved")
+        .success();
+    assert!(!b.join(".wf/runs.db").exists());
+    ran.test()
+        .current_dir("b")
+        .args(["exp", "pull"])
+        .stdout_contains("2 experiments pulled from remote `team`")
+        .success();
+    assert_eq!(in_dir("b"), table, "the clone shows the same experiments");
+    // Pulling again changes nothing.
+    ran.test()
+        .current_dir("b")
+        .args(["exp", "pull"])
+        .stdout_contains("0 experiments pulled from remote `team`, 2 already there; 0 files moved")
+        .success();
+    assert_eq!(in_dir("b"), table);
+    // The outs came along: an experiment applied in the clone is up to date.
+    let name = table[1]["name"].as_str().unwrap();
+    ran.test()
+        .current_dir("b")
+        .args(["-C", "specs", "exp", "apply", name])
+        .success();
+    ran.test()
+        .current_dir("b")
+        .args(["-C", "specs", "status"])
+        .stdout("Data and pipelines are up to date.\n")
+        .success();
+    // Unknown names are errors, with nothing pulled.
+    ran.test()
+        .current_dir("b")
+        .args(["exp", "pull", "no-such-exp"])
+        .status(2)
+        .stderr_contains("no-such-exp")
+        .run();
+}

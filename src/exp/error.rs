@@ -51,6 +51,24 @@ pub enum ExpError {
         /// Its status.
         status: String,
     },
+    /// A run document on a remote cannot be read or added.
+    #[error("the experiment `{key}` on remote `{remote}` cannot be read: {message}")]
+    BadDocument {
+        /// The remote.
+        remote: String,
+        /// Its key.
+        key: String,
+        /// Why.
+        message: String,
+    },
+    /// An experiment still running or queued has nothing final to share.
+    #[error("experiment `{name}` is {status}: only finished, failed or cancelled ones are pushed")]
+    NotEnded {
+        /// Its name.
+        name: String,
+        /// Its status.
+        status: String,
+    },
 }
 
 impl ExpError {
@@ -69,6 +87,12 @@ impl ExpError {
             }
             ExpError::Dirty { .. } => {
                 Some("commit or stash them, or pass `--force` to overwrite them".into())
+            }
+            ExpError::BadDocument { .. } => Some(
+                "it was written by another tool or a newer wf; remove it from the remote or use a newer wf".into(),
+            ),
+            ExpError::NotEnded { .. } => {
+                Some("wait for it to end, or run the queue with `wf exp run --run-all`".into())
             }
             ExpError::NothingToApply { .. } => {
                 Some("only experiments that ran can be applied; `wf exp show` lists them".into())

@@ -8,6 +8,7 @@ pub mod hydra;
 mod launch;
 pub mod rewrite;
 mod scratch;
+pub mod share;
 pub mod show;
 mod variant;
 

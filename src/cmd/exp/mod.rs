@@ -1,9 +1,10 @@
 //! `wf exp`: experiments — run variants of the pipeline, list and compare them, apply one,
-//! remove them.
+//! remove them, share them through a remote.
 
 pub mod manage;
 mod render;
 pub mod run;
+pub mod share;
 pub mod show;
 
 use crate::cmd::Report;
@@ -32,6 +33,10 @@ pub enum ExpCommand {
     Apply(manage::ApplyArgs),
     /// Remove experiments from the run store.
     Remove(manage::RemoveArgs),
+    /// Send experiments (and their outs and artifacts) to a remote.
+    Push(share::Args),
+    /// Bring experiments (and their outs and artifacts) from a remote into the run store.
+    Pull(share::Args),
 }
 
 /// Runs `wf exp`.
@@ -42,5 +47,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         ExpCommand::Diff(a) => manage::diff(ctx, a),
         ExpCommand::Apply(a) => manage::apply(ctx, a),
         ExpCommand::Remove(a) => manage::remove(ctx, a),
+        ExpCommand::Push(a) => share::push(ctx, a),
+        ExpCommand::Pull(a) => share::pull(ctx, a),
     }
 }
