@@ -149,6 +149,19 @@ fn what_an_unmodified_mlflow_script_logs_is_in_exp_show() {
     let shown = out.test().args(["exp", "show", "--json"]).success();
     let exps: Vec<serde_json::Value> = serde_json::from_str(&shown.stdout).unwrap();
     assert_eq!(exps.len(), 1, "{exps:#?}");
+    // The table has what the script logged as columns of its stage.
+    assert_eq!(exps[0]["metrics"]["mlflow:train"]["accuracy"], 0.93);
+    assert_eq!(
+        exps[0]["metrics"]["mlflow:train"]["loss"], 0.2,
+        "the last step's"
+    );
+    assert_eq!(exps[0]["params"]["mlflow:train"]["kernel"], "rbf");
+    assert_eq!(exps[0]["params"]["params.yaml"]["train.C"], 0.5);
+    let table = out
+        .test()
+        .args(["exp", "show", "--md", "--sort-by", "mlflow:train:accuracy"])
+        .success();
+    assert!(table.stdout.contains("| 0.93 "), "{}", table.stdout);
     let runs = exps[0]["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1, "{:#}", exps[0]);
     let run = &runs[0];

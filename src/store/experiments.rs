@@ -74,18 +74,66 @@ impl Store {
         }
         let mut q = conn
             .prepare(&format!(
-                "SELECT t.run, t.file, t.key, t.value FROM metrics t{join} ORDER BY t.step"
+                "SELECT t.run, t.file, t.key, t.value FROM metrics t{join}
+                 ORDER BY t.step, t.timestamp"
             ))
             .map_err(read)?;
         let mut rows = q.query([]).map_err(read)?;
         while let Some(r) = rows.next().map_err(read)? {
             let run: String = r.get(0).map_err(read)?;
             let Some(&i) = index.get(&run) else { continue };
+            let value: Option<f64> = r.get(3).map_err(read)?;
             found[i]
                 .metrics
                 .entry(r.get(1).map_err(read)?)
                 .or_default()
-                .insert(r.get(2).map_err(read)?, r.get(3).map_err(read)?);
+                .insert(r.get(2).map_err(read)?, value.unwrap_or(f64::NAN));
+        }
+        // What the stages' scripts logged through MLflow, under `mlflow:STAGE` as if a file: the
+        // latest value of each metric (highest step, then latest), and the params.
+        let logged = |table: &str, order: &str| {
+            format!(
+                "SELECT c.parent, COALESCE('mlflow:' || s.value, 'mlflow'), x.key, x.value
+                 FROM {table} x JOIN runs c ON c.id = x.run AND c.kind = 'mlflow'
+                 LEFT JOIN tags s ON s.run = c.id AND s.key = '{}' {order}",
+                super::STAGE_TAG
+            )
+        };
+        let mut q = conn
+            .prepare(&logged("metrics", "ORDER BY x.step, x.timestamp"))
+            .map_err(read)?;
+        let mut rows = q.query([]).map_err(read)?;
+        while let Some(r) = rows.next().map_err(read)? {
+            let Some(parent) = r.get::<_, Option<String>>(0).map_err(read)? else {
+                continue;
+            };
+            let Some(&i) = index.get(&parent) else {
+                continue;
+            };
+            let value: Option<f64> = r.get(3).map_err(read)?;
+            found[i]
+                .metrics
+                .entry(r.get(1).map_err(read)?)
+                .or_default()
+                .insert(r.get(2).map_err(read)?, value.unwrap_or(f64::NAN));
+        }
+        let mut q = conn.prepare(&logged("params", "")).map_err(read)?;
+        let mut rows = q.query([]).map_err(read)?;
+        while let Some(r) = rows.next().map_err(read)? {
+            let Some(parent) = r.get::<_, Option<String>>(0).map_err(read)? else {
+                continue;
+            };
+            let Some(&i) = index.get(&parent) else {
+                continue;
+            };
+            found[i]
+                .params
+                .entry(r.get(1).map_err(read)?)
+                .or_default()
+                .insert(
+                    r.get(2).map_err(read)?,
+                    serde_json::Value::String(r.get(3).map_err(read)?),
+                );
         }
         Ok(found)
     }
