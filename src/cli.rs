@@ -55,6 +55,8 @@ pub enum Command {
     Watch(cmd::watch::Args),
     /// Run, compare and apply experiments.
     Exp(cmd::exp::Args),
+    /// Tune params: run the study of the spec's `tune:` block, each trial an experiment.
+    Tune(cmd::tune::Args),
     /// Compare params between git revisions.
     Params(cmd::metrics::ParamsArgs),
     /// Show and compare metrics.

@@ -41,6 +41,7 @@ pub mod table;
 pub mod target;
 pub mod tracking;
 pub mod transfer;
+pub mod tune;
 pub mod verify;
 pub mod watch;
 pub mod workspace;
@@ -112,6 +113,7 @@ fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
         Command::Gc(args) => cmd::gc::run(ctx, args),
         Command::Watch(args) => cmd::watch::run(ctx, args),
         Command::Exp(args) => cmd::exp::run(ctx, args),
+        Command::Tune(args) => cmd::tune::run(ctx, args),
         Command::RunTask(args) => cmd::run_task::run(ctx, args),
         Command::Completions(args) => {
             cmd::completions::run(args, <Cli as clap::CommandFactory>::command())

@@ -165,7 +165,7 @@ fn unknown_stage_field_suggests_the_near_one() {
 fn unknown_top_level_field() {
     spec_error(
         "stage:\n  a:\n    cmd: echo\n",
-        "error: unknown field `stage` in the spec, expected one of `stages`, `vars`, `params`, `metrics`, `plots`, `artifacts`, `datasets`
+        "error: unknown field `stage` in the spec, expected one of `stages`, `vars`, `params`, `metrics`, `plots`, `artifacts`, `datasets`, `tune`
  --> pipeline.yaml:1:1
   |
 1 | stage:

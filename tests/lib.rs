@@ -27,5 +27,6 @@ mod stage_list;
 mod status;
 mod store;
 mod tracking;
+mod tune;
 mod verify;
 mod watch;

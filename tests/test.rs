@@ -52,6 +52,11 @@ impl Test {
         self.dir.path()
     }
 
+    /// Another command in the same folder, nothing run yet.
+    pub(crate) fn again(&self) -> Test {
+        Test::in_dir(self.dir.clone())
+    }
+
     /// Writes a file, creating its folders.
     pub(crate) fn write(self, path: &str, content: &str) -> Test {
         let p = self.dir.path().join(path);

@@ -15,6 +15,7 @@ pub mod repro;
 pub mod run_task;
 pub mod stage;
 pub mod status;
+pub mod tune;
 pub mod verify;
 pub mod watch;
 

@@ -29,11 +29,15 @@ pub struct Launch {
     pub jobs: Option<usize>,
     /// Within an experiment, after a failure, run what does not depend on it.
     pub keep_going: bool,
+    /// Where stages run (`None`: as `wf repro` decides).
+    pub executor: Option<crate::spec::ExecutorName>,
 }
 
 /// An experiment that was launched, and how it ended.
 #[derive(Debug)]
 pub struct Ended {
+    /// Its id in the store.
+    pub id: String,
     /// Its name.
     pub name: String,
     /// Its run record; `Err`: it could not start, and why.
@@ -96,6 +100,7 @@ pub fn run_here(
         Store::open(&repo.root)?.abandon(&queued.id, "failed")?;
     }
     Ok(Ended {
+        id: queued.id,
         name: queued.name,
         record: Ok(record?),
     })
@@ -108,6 +113,19 @@ pub fn run_copies(
     launch: &Launch,
     queued: Vec<Queued>,
     events: &Events,
+) -> Result<Vec<Ended>, Error> {
+    run_pool(repo, launch, queued, events, |_| Vec::new())
+}
+
+/// [`run_copies`], where each experiment that ends may bring more: `next` is called with it (on
+/// the runtime's thread, so it should be quick) and what it returns starts at once. After a
+/// Ctrl-C nothing more starts. The ended experiments come back in the order they started.
+pub fn run_pool(
+    repo: &Repo,
+    launch: &Launch,
+    first: Vec<Queued>,
+    events: &Events,
+    mut next: impl FnMut(&Ended) -> Vec<Queued>,
 ) -> Result<Vec<Ended>, Error> {
     let _lock = RepoLock::acquire(&repo.root)?;
     scratch::clear(&repo.root);
@@ -122,7 +140,8 @@ pub fn run_copies(
         let cancelled = Arc::new(AtomicBool::new(false));
         let mut signals = crate::exec::signals::Signals::new().ok();
         let mut tasks = tokio::task::JoinSet::new();
-        for (position, q) in queued.into_iter().enumerate() {
+        let mut started = 0usize;
+        let mut spawn = |tasks: &mut tokio::task::JoinSet<_>, q: Queued| {
             let (own, forwarding) = prefixed(events, &q.name);
             let task = Task {
                 repo: repo.clone(),
@@ -132,18 +151,30 @@ pub fn run_copies(
                 events: own,
                 cancelled: cancelled.clone(),
             };
+            let position = started;
+            started += 1;
             tasks.spawn(async move {
                 let ended = task.run(q).await;
                 // Every line the experiment printed is passed on before it counts as ended.
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(5), forwarding).await;
                 (position, ended)
             });
+        };
+        for q in first {
+            spawn(&mut tasks, q);
         }
         let mut ended = Vec::new();
         loop {
             tokio::select! {
                 joined = tasks.join_next() => match joined {
-                    Some(Ok(done)) => ended.push(done),
+                    Some(Ok(done)) => {
+                        if !cancelled.load(Ordering::SeqCst) {
+                            for q in next(&done.1) {
+                                spawn(&mut tasks, q);
+                            }
+                        }
+                        ended.push(done);
+                    }
                     Some(Err(e)) => {
                         let _ = events.send(Event::Warning { message: format!("internal error: {e}") });
                     }
@@ -186,6 +217,7 @@ impl Task {
                 let _ = store.abandon(&q.id, status);
             }
             Ended {
+                id: q.id.clone(),
                 name: name.clone(),
                 record: Err(message),
             }
@@ -232,6 +264,7 @@ impl Task {
         drop(lock);
         drop(copy);
         Ended {
+            id: q.id,
             name,
             record: Ok(record),
         }
@@ -255,6 +288,7 @@ fn options(
         targets: launch.targets.clone(),
         jobs: launch.jobs,
         keep_going: launch.keep_going,
+        executor: launch.executor,
         run_cache: true,
         origin: Some(Origin {
             kind: EXPERIMENT.into(),
@@ -269,6 +303,18 @@ fn options(
         sharing,
         ..RunOptions::default()
     }
+}
+
+/// Records a variant as a queued experiment with these tags (a study's trial).
+pub fn queue_tagged(
+    repo: &Repo,
+    launch: &Launch,
+    variant: Variant,
+    tags: &[(&str, String)],
+) -> Result<Queued, Error> {
+    let q = record(repo, launch, vec![variant], true)?.remove(0);
+    Store::open(&repo.root)?.tag(&q.id, tags)?;
+    Ok(q)
 }
 
 /// Records variants as experiments (queued, or running), baselined on the workspace's commit.

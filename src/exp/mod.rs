@@ -14,5 +14,7 @@ mod variant;
 
 pub use apply::{Applied, apply};
 pub use error::ExpError;
-pub use launch::{Ended, Launch, Queued, queue, queued, run_copies, run_here};
+pub use launch::{
+    Ended, Launch, Queued, queue, queue_tagged, queued, run_copies, run_here, run_pool,
+};
 pub use variant::{DEFAULT_FILE, Variant, expand};

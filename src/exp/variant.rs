@@ -37,6 +37,39 @@ pub fn expand(texts: &[String]) -> Result<Vec<Variant>, ExpError> {
 }
 
 impl Variant {
+    /// The variant that sets each key (`[file:]key`, `value`) or, with `add`, adds it.
+    pub fn setting(
+        values: impl IntoIterator<Item = (Option<String>, String, bool, Value)>,
+    ) -> Variant {
+        let assignments: Vec<Assignment> = values
+            .into_iter()
+            .map(|(file, key, add, value)| Assignment {
+                file,
+                op: if add { Op::Add } else { Op::Set },
+                key,
+                value: Some(value),
+            })
+            .collect();
+        Variant {
+            overrides: assignments.iter().map(text_of).collect(),
+            assignments,
+        }
+    }
+
+    /// The values it sets, by `[file:]key` as written.
+    pub fn assigned(&self) -> BTreeMap<String, Value> {
+        self.assignments
+            .iter()
+            .filter_map(|a| {
+                let name = match &a.file {
+                    Some(f) => format!("{f}:{}", a.key),
+                    None => a.key.clone(),
+                };
+                Some((name, a.value.clone()?))
+            })
+            .collect()
+    }
+
     /// The variant of overrides as one experiment recorded them.
     pub fn recorded(overrides: &[String]) -> Result<Variant, ExpError> {
         let mut all = expand(overrides)?;

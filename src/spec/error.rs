@@ -182,6 +182,18 @@ pub enum SpecError {
         /// The `vars` entry.
         loc: Loc,
     },
+    /// A `tune:` block that does not declare a study.
+    #[error("{message}")]
+    Tune {
+        /// What is wrong.
+        message: String,
+        /// The note under the caret.
+        label: String,
+        /// What to write instead.
+        help: Option<String>,
+        /// Where.
+        loc: Loc,
+    },
     /// `foreach`/`matrix` data of the wrong type.
     #[error("`{field}` must be {expected}, found {found}")]
     NotIterable {
@@ -354,6 +366,9 @@ impl SpecError {
             ),
             SpecError::Vars { loc, .. } => (Some((loc, String::new())), None),
             SpecError::NotIterable { loc, .. } => (Some((loc, String::new())), None),
+            SpecError::Tune {
+                label, help, loc, ..
+            } => (Some((loc, label.clone())), help.clone()),
             SpecError::DuplicateStage { loc, .. } => (Some((loc, String::new())), None),
             SpecError::PathEscapes { loc, .. } => (
                 Some((loc, String::new())),

@@ -16,6 +16,7 @@ const TOP: &[&str] = &[
     "plots",
     "artifacts",
     "datasets",
+    "tune",
 ];
 /// Keys of a stage (DVC's plus `uses`, `with`, `env`, `resources`, `executor`).
 pub const STAGE: &[&str] = &[

@@ -12,6 +12,7 @@ mod names;
 mod runs;
 mod schema;
 mod share;
+mod study;
 
 pub use error::StoreError;
 pub use experiments::Experiment;
@@ -19,6 +20,9 @@ pub(crate) use mlflow::{Batch, Experiment as MlflowExperiment, NewMlflowRun, Ref
 pub use mlflow::{MlflowRun, Point, STAGE_TAG};
 pub use runs::{FILE, NewRun, Outcome, Store, StoredRun};
 pub use share::{Artifact, Document};
+pub use study::{
+    DIRECTION_TAG, OBJECTIVE_TAG, STUDY_TAG, StudyRow, TRIAL_TAG, Trial as StoredTrial,
+};
 
 /// The kind of an experiment's run.
 pub const EXPERIMENT: &str = "experiment";

@@ -57,6 +57,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         targets: args.targets.clone(),
         jobs: args.jobs,
         keep_going: args.keep_going,
+        executor: None,
     };
     if args.name.is_some() && variants.len() > 1 {
         return Err(Error::Usage {

@@ -1,0 +1,291 @@
+//! `wf tune` through the real binary: a study's trials as experiments, sampled by a grid, at
+//! random or by TPE, continued from the store, with failing trials recorded and bad `tune:`
+//! blocks pointed at.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::test::Test;
+
+/// A pipeline whose `f` stage computes a known function of `x`, `y` and `kind` (failing for
+/// `kind: bad`), after a `prep` stage that depends on no tuned param.
+fn project(tune: &str) -> Test {
+    let spec = format!(
+        "stages:
+  prep:
+    cmd: echo prepared > prep.txt
+    outs: [prep.txt]
+  f:
+    cmd: python3 f.py ${{x}} ${{y}} ${{kind}}
+    deps: [f.py, prep.txt]
+    params: [x, y, kind]
+    metrics: [m.json]
+tune:
+{tune}"
+    );
+    Test::new()
+        .write("pipeline.yaml", &spec)
+        .write(
+            "f.py",
+            "import json, os, sys, time
+x, y, kind = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+slow = os.environ.get('TEST_SLOW_DIR')
+if slow and os.path.exists(os.path.join(slow, 'slow')):
+    open(os.path.join(slow, 'started'), 'a').write('x')
+    time.sleep(30)
+if kind == 'bad':
+    sys.exit('a bad kind')
+json.dump({'loss': (x - 1) ** 2 + (y + 2) ** 2 + (0 if kind == 'b' else 1)}, open('m.json', 'w'))
+",
+        )
+        .write("params.yaml", "x: 0.0\ny: 0\nkind: a\n")
+}
+
+fn trials(t: Test) -> serde_json::Value {
+    let out = t.args(["tune", "show", "--json"]).success();
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+fn count(dir: &Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(dir.join(".wf/runs.db"))
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Each trial's params, in trial order.
+fn params_by_trial(study: &serde_json::Value) -> Vec<String> {
+    let mut list: Vec<(u64, String)> = study["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["trial"].as_u64().unwrap(), t["params"].to_string()))
+        .collect();
+    list.sort();
+    list.into_iter().map(|(_, p)| p).collect()
+}
+
+#[test]
+fn a_grid_study_visits_exactly_the_grid_and_runs_the_upstream_stage_once() {
+    let out = project(
+        "  objective: m.json:loss\n  direction: min\n  sampler: grid\n  space:\n    x: {float: [1, 2], step: 0.5}\n    kind: {choice: [a, b]}\n",
+    )
+    .args(["tune", "-j", "2"])
+    .stdout_contains("Best trial")
+    .stdout_contains("`wf exp apply")
+    .success();
+    let study = trials(out.test());
+    let visited: BTreeSet<(String, String)> = study["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            assert_eq!(t["state"], "finished", "{t}");
+            (
+                t["params"]["x"].to_string(),
+                t["params"]["kind"].to_string(),
+            )
+        })
+        .collect();
+    let grid: BTreeSet<(String, String)> = ["1.0", "1.5", "2.0"]
+        .iter()
+        .flat_map(|x| ["\"a\"", "\"b\""].map(|k| (x.to_string(), k.to_string())))
+        .collect();
+    assert_eq!(visited, grid);
+    assert_eq!(study["trials"].as_array().unwrap().len(), 6);
+    // Best first: x = 1, kind b has loss 4.
+    assert_eq!(study["trials"][0]["value"], 4.0);
+    assert_eq!(
+        count(
+            out.path(),
+            "SELECT COUNT(*) FROM stages WHERE stage = 'prep' AND outcome = 'ran'"
+        ),
+        1,
+        "the stage no tuned param reaches ran once"
+    );
+    // The study is done: running it again runs nothing more.
+    out.test().args(["tune", "-j", "2"]).success();
+    assert_eq!(trials(out.test())["trials"].as_array().unwrap().len(), 6);
+    // The best trial applies like any experiment.
+    let best = study["trials"][0]["name"].as_str().unwrap();
+    out.test().args(["exp", "apply", best]).success();
+    out.test()
+        .arg("status")
+        .stdout("Data and pipelines are up to date.\n")
+        .success();
+}
+
+#[test]
+fn random_and_tpe_studies_with_a_seed_give_the_same_trials_twice() {
+    for (sampler, n) in [("random", 5), ("tpe", 13)] {
+        let block = format!(
+            "  objective: m.json:loss\n  direction: min\n  trials: {n}\n  sampler: {sampler}\n  seed: 7\n  space:\n    x: {{float: [-5, 5]}}\n    y: {{int: [-4, 4], step: 2}}\n    kind: {{choice: [a, b]}}\n"
+        );
+        let runs: Vec<Vec<String>> = (0..2)
+            .map(|_| {
+                let out = project(&block).args(["tune", "-j", "1"]).success();
+                params_by_trial(&trials(out.test()))
+            })
+            .collect();
+        assert_eq!(runs[0].len(), n);
+        assert_eq!(runs[0], runs[1], "{sampler}");
+        let distinct: BTreeSet<&String> = runs[0].iter().collect();
+        assert!(distinct.len() > n / 2, "{sampler}: {:?}", runs[0]);
+    }
+}
+
+#[test]
+fn a_failing_trial_is_recorded_and_the_study_goes_on() {
+    let out = project(
+        "  objective: m.json:loss\n  direction: min\n  sampler: grid\n  space:\n    kind: {choice: [bad, a, b]}\n",
+    )
+    .args(["tune", "-j", "1"])
+    .stdout_contains("Best trial 2")
+    .success();
+    let study = trials(out.test());
+    let states: Vec<&str> = study["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["finished", "finished", "failed"]);
+}
+
+#[test]
+fn a_study_stopped_by_ctrl_c_continues_to_its_number_of_trials() {
+    let t = project(
+        "  objective: m.json:loss\n  direction: min\n  trials: 4\n  sampler: random\n  space:\n    x: {float: [-5, 5]}\n",
+    );
+    let dir = t.path().to_path_buf();
+    std::fs::write(dir.join("slow"), "").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wf"))
+        .args(["tune", "-j", "1"])
+        .current_dir(&dir)
+        .env("TEST_SLOW_DIR", &dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.join("started").exists() {
+        assert!(Instant::now() < deadline, "no trial started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(
+        count(&dir, "SELECT COUNT(*) FROM runs WHERE status = 'cancelled'"),
+        1
+    );
+    std::fs::remove_file(dir.join("slow")).unwrap();
+    t.again().args(["tune", "-j", "1"]).success();
+    let study = trials(t.again());
+    let finished = study["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["state"] == "finished")
+        .count();
+    assert_eq!(finished, 4, "{study:#}");
+    // More with -n.
+    t.again().args(["tune", "-j", "1", "-n", "2"]).success();
+    let numbers: Vec<u64> = trials(t.again())["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["trial"].as_u64().unwrap())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(numbers, [0, 1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn bad_tune_blocks_are_errors_at_their_place() {
+    let cases = [
+        (
+            "  objective: m.json:loss\n  direction: min\n  space:\n    xx: {float: [0, 1]}\n",
+            "pipeline.yaml:14:5",
+            "did you mean `x`?",
+        ),
+        (
+            "  objective: m.json:loss\n  direction: min\n  space:\n    x: {float: [2, 1]}\n",
+            "pipeline.yaml:14:16",
+            "lo must be below hi",
+        ),
+        (
+            "  objective: m.json:loss\n  direction: min\n  space:\n    x: {float: [0, 1], log: true}\n",
+            "pipeline.yaml:14:17",
+            "a log scale needs lo > 0",
+        ),
+        (
+            "  objective: metrics.json:loss\n  direction: min\n  space:\n    x: {float: [0, 1]}\n",
+            "pipeline.yaml:11:14",
+            "the metrics files are `m.json`",
+        ),
+        (
+            "  objective: m.json:loss\n  space:\n    x: {float: [0, 1]}\n",
+            "pipeline.yaml:11:3",
+            "`direction: max`",
+        ),
+        (
+            "  objective: m.json:loss\n  direction: min\n  sampler: grid\n  space:\n    x: {float: [0, 1]}\n",
+            "pipeline.yaml:15:8",
+            "give it a `step`",
+        ),
+    ];
+    for (block, at, says) in cases {
+        project(block)
+            .arg("tune")
+            .status(2)
+            .stderr_contains(at)
+            .stderr_contains(says)
+            .run();
+    }
+    Test::new()
+        .write("pipeline.yaml", "stages:\n  s:\n    cmd: echo\n")
+        .arg("tune")
+        .status(2)
+        .stderr_contains("has no `tune:` block")
+        .run();
+}
+
+#[test]
+fn the_iris_study_runs_its_trials_with_prepare_once() {
+    let root = crate::test::project_root();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let out = Test::new()
+        .write(".wf/.gitignore", "/*\n")
+        .write("specs/pipeline.yaml", &read("specs/pipeline.yaml"))
+        .write("specs/params.yaml", &read("specs/params.yaml"))
+        .write("data/iris.csv", &read("data/iris.csv"))
+        .args(["-C", "specs", "tune", "-n", "4", "-j", "2"])
+        .stdout_contains("Best trial")
+        .success();
+    let study = trials(out.test().args(["-C", "specs"]));
+    assert_eq!(study["objective"], "out/metrics/svm.json:accuracy");
+    let list = study["trials"].as_array().unwrap();
+    assert_eq!(list.len(), 4);
+    for t in list {
+        assert_eq!(t["state"], "finished", "{t}");
+        assert!(t["value"].as_f64().is_some_and(|v| v > 0.3), "{t}");
+        let c = t["params"]["train.svm.C"].as_f64().unwrap();
+        assert!((0.01..=1000.0).contains(&c), "{t}");
+    }
+    for stage in ["prepare", "train@logreg"] {
+        assert_eq!(
+            count(
+                out.path(),
+                &format!("SELECT COUNT(*) FROM stages WHERE stage = '{stage}' AND outcome = 'ran'")
+            ),
+            1,
+            "{stage}"
+        );
+    }
+}
