@@ -289,3 +289,34 @@ fn the_iris_study_runs_its_trials_with_prepare_once() {
         );
     }
 }
+
+#[test]
+fn a_dvc_project_takes_its_study_from_a_config_file() {
+    let t = Test::new().copy_dir(&crate::test::project_root().join("examples/dvc-project"));
+    let out = t
+        .write(
+            "tune.yaml",
+            "tune:\n  objective: summary.json:long\n  direction: max\n  sampler: grid\n  space:\n    features.min_words: {int: [2, 4]}\n",
+        )
+        .args(["tune", "--config", "tune.yaml", "-j", "2"])
+        .stdout_contains("Best trial")
+        .success();
+    let study = trials(out.test());
+    let words: BTreeSet<i64> = study["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["params"]["features.min_words"].as_i64().unwrap())
+        .collect();
+    assert_eq!(words, BTreeSet::from([2, 3, 4]));
+    // Fewer words make more reviews long: the best is 2.
+    assert_eq!(study["trials"][0]["params"]["features.min_words"], 2);
+    // The config holds the study only.
+    out.test()
+        .write("bad.yaml", "tune:\n  objective: summary.json:long\n  direction: max\n  space: {report.top: {int: [1, 3]}}\nstages: {}\n")
+        .args(["tune", "--config", "bad.yaml"])
+        .status(2)
+        .stderr_contains("bad.yaml:5:1")
+        .stderr_contains("a tune config holds only `tune:`")
+        .run();
+}
