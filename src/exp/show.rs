@@ -1,9 +1,9 @@
 //! What `wf exp show` tabulates: experiments grouped under their baseline commit, with a column
 //! per metric and per param, chosen, filtered and sorted as `dvc exp show` does.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use crate::store::Experiment;
+use crate::store::Grid;
 
 /// How the table is chosen.
 #[derive(Debug, Clone, Default)]
@@ -81,82 +81,102 @@ pub struct Sheet {
     pub groups: Vec<Group>,
 }
 
-/// Tabulates experiments (oldest first) as `opts` asks.
-pub fn sheet(experiments: &[Experiment], opts: &Options) -> Result<Sheet, String> {
-    let chosen: Vec<&Experiment> = {
-        let skip = opts
-            .limit
-            .map_or(0, |n| experiments.len().saturating_sub(n));
-        experiments.iter().skip(skip).collect()
+/// Tabulates the store's runs (oldest first) as `opts` asks.
+pub fn sheet(grid: &Grid, opts: &Options) -> Result<Sheet, String> {
+    let first = opts.limit.map_or(0, |n| grid.runs.len().saturating_sub(n));
+    let chosen = first..grid.runs.len();
+    // The columns the chosen runs have: metrics first, then params, each by file then key.
+    let mut used = vec![false; grid.columns.len()];
+    for i in chosen.clone() {
+        for (c, _) in &grid.cells[i] {
+            used[*c] = true;
+        }
+    }
+    let mut order: Vec<usize> = (0..grid.columns.len()).filter(|&c| used[c]).collect();
+    let rank = |c: usize| {
+        let col = &grid.columns[c];
+        (!col.metric, &col.file, &col.key)
     };
-    let mut keys: BTreeSet<(Kind, String, String)> = BTreeSet::new();
-    for e in &chosen {
-        for (file, values) in &e.metrics {
-            keys.extend(
-                values
-                    .keys()
-                    .map(|k| (Kind::Metric, file.clone(), k.clone())),
-            );
-        }
-        for (file, values) in &e.params {
-            keys.extend(
-                values
-                    .keys()
-                    .map(|k| (Kind::Param, file.clone(), k.clone())),
-            );
-        }
+    order.sort_by(|&a, &b| rank(a).cmp(&rank(b)));
+    let mut files_of: BTreeMap<(bool, &str), usize> = BTreeMap::new();
+    for &c in &order {
+        let col = &grid.columns[c];
+        *files_of.entry((col.metric, col.key.as_str())).or_default() += 1;
     }
-    let mut files_of: BTreeMap<(Kind, &str), usize> = BTreeMap::new();
-    for (kind, _, key) in &keys {
-        *files_of.entry((*kind, key.as_str())).or_default() += 1;
-    }
-    let mut columns: Vec<Column> = keys
+    let mut columns: Vec<(usize, Column)> = order
         .iter()
-        .map(|(kind, file, key)| Column {
-            kind: *kind,
-            file: file.clone(),
-            key: key.clone(),
-            header: if files_of[&(*kind, key.as_str())] > 1 {
-                format!("{file}:{key}")
-            } else {
-                key.clone()
-            },
+        .map(|&c| {
+            let col = &grid.columns[c];
+            let column = Column {
+                kind: if col.metric {
+                    Kind::Metric
+                } else {
+                    Kind::Param
+                },
+                file: col.file.clone(),
+                key: col.key.clone(),
+                header: if files_of[&(col.metric, col.key.as_str())] > 1 {
+                    format!("{}:{}", col.file, col.key)
+                } else {
+                    col.key.clone()
+                },
+            };
+            (c, column)
         })
-        .filter(|c| {
+        .filter(|(_, c)| {
             let full = format!("{}:{}", c.file, c.key);
             let matches = |r: &regex::Regex| r.is_match(&full) || r.is_match(&c.key);
             opts.keep.as_ref().is_none_or(matches) && !opts.drop.as_ref().is_some_and(matches)
         })
         .collect();
-    let value = |e: &Experiment, c: &Column| -> Option<serde_json::Value> {
-        match c.kind {
-            Kind::Metric => e
-                .metrics
-                .get(&c.file)
-                .and_then(|m| m.get(&c.key))
-                .map(|v| serde_json::json!(v)),
-            Kind::Param => e.params.get(&c.file).and_then(|m| m.get(&c.key)).cloned(),
-        }
-    };
-    if opts.only_changed {
-        columns.retain(|c| {
-            let mut seen = chosen.iter().map(|e| value(e, c));
-            let first = seen.next();
-            seen.any(|v| v != *first.as_ref().unwrap_or(&None))
-        });
+    // Where each column of the grid is in the sheet.
+    let mut at = vec![None; grid.columns.len()];
+    for (p, (c, _)) in columns.iter().enumerate() {
+        at[*c] = Some(p);
     }
+    let mut values: Vec<Vec<Option<serde_json::Value>>> = chosen
+        .clone()
+        .map(|i| {
+            let mut values = vec![None; columns.len()];
+            for (c, v) in &grid.cells[i] {
+                if let Some(p) = at[*c] {
+                    values[p] = Some(v.clone());
+                }
+            }
+            values
+        })
+        .collect();
+    if opts.only_changed {
+        let keep: Vec<bool> = (0..columns.len())
+            .map(|p| values.iter().any(|v| v[p] != values[0][p]))
+            .collect();
+        let mut p = 0;
+        columns.retain(|_| {
+            p += 1;
+            keep[p - 1]
+        });
+        for row in &mut values {
+            let mut p = 0;
+            row.retain(|_| {
+                p += 1;
+                keep[p - 1]
+            });
+        }
+    }
+    let columns: Vec<Column> = columns.into_iter().map(|(_, c)| c).collect();
     let mut rows: Vec<(Option<String>, Row)> = chosen
-        .iter()
-        .map(|e| {
+        .zip(values)
+        .map(|(i, values)| {
+            let run = &grid.runs[i];
             (
-                e.run.parent.clone(),
+                run.parent.clone(),
                 Row {
-                    name: e.run.name.clone(),
-                    id: e.run.id.clone(),
-                    created: e.run.started,
-                    state: e.run.status.clone(),
-                    overrides: e.run.overrides.clone(),
-                    values: columns.iter().map(|c| value(e, c)).collect(),
+                    name: run.name.clone(),
+                    id: run.id.clone(),
+                    created: run.started,
+                    state: run.status.clone(),
+                    overrides: run.overrides.clone(),
+                    values,
                 },
             )
         })

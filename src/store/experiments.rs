@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rusqlite::params;
 
 use super::error::StoreError;
-use super::runs::{RUN_COLUMNS, Store, StoredRun, stored_run, write_err};
+use super::runs::{Store, StoredRun, write_err};
 
 /// A run with what it worked with and what it measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,122 +20,41 @@ pub struct Experiment {
 }
 
 impl Store {
-    /// Every experiment (with `all`, every run), oldest first, with its params and metrics.
+    /// Every experiment (with `all`, every run), oldest first, with its params and metrics (see
+    /// [`Store::grid`]).
     pub fn experiments(&self, all: bool) -> Result<Vec<Experiment>, StoreError> {
-        let read = |e: rusqlite::Error| StoreError::Unreadable {
-            path: self.file().to_path_buf(),
-            message: e.to_string(),
-        };
-        let conn = self.reader();
-        let filter = if all { "" } else { "WHERE kind = 'experiment'" };
-        let mut q = conn
-            .prepare(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs {filter} ORDER BY seq"
-            ))
-            .map_err(read)?;
-        let mut found: Vec<Experiment> = q
-            .query_map([], stored_run)
-            .map_err(read)?
-            .map(|r| {
-                r.map(|run| Experiment {
+        let super::Grid {
+            runs,
+            columns,
+            cells,
+        } = self.grid(all)?;
+        Ok(runs
+            .into_iter()
+            .zip(cells)
+            .map(|(run, cells)| {
+                let mut e = Experiment {
                     run,
                     params: BTreeMap::new(),
                     metrics: BTreeMap::new(),
-                })
+                };
+                for (c, value) in cells {
+                    let c = &columns[c];
+                    if c.metric {
+                        let v = value.as_f64().unwrap_or(f64::NAN);
+                        e.metrics
+                            .entry(c.file.clone())
+                            .or_default()
+                            .insert(c.key.clone(), v);
+                    } else {
+                        e.params
+                            .entry(c.file.clone())
+                            .or_default()
+                            .insert(c.key.clone(), value);
+                    }
+                }
+                e
             })
-            .collect::<Result<_, _>>()
-            .map_err(read)?;
-        let index: std::collections::HashMap<String, usize> = found
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.run.id.clone(), i))
-            .collect();
-        let join = if all {
-            String::new()
-        } else {
-            " JOIN runs ON runs.id = t.run AND runs.kind = 'experiment'".into()
-        };
-        let mut q = conn
-            .prepare(&format!(
-                "SELECT t.run, t.file, t.key, t.value FROM params t{join}"
-            ))
-            .map_err(read)?;
-        let mut rows = q.query([]).map_err(read)?;
-        while let Some(r) = rows.next().map_err(read)? {
-            let run: String = r.get(0).map_err(read)?;
-            let Some(&i) = index.get(&run) else { continue };
-            let value: String = r.get(3).map_err(read)?;
-            let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
-            found[i]
-                .params
-                .entry(r.get(1).map_err(read)?)
-                .or_default()
-                .insert(r.get(2).map_err(read)?, value);
-        }
-        let mut q = conn
-            .prepare(&format!(
-                "SELECT t.run, t.file, t.key, t.value FROM metrics t{join}
-                 ORDER BY t.step, t.timestamp"
-            ))
-            .map_err(read)?;
-        let mut rows = q.query([]).map_err(read)?;
-        while let Some(r) = rows.next().map_err(read)? {
-            let run: String = r.get(0).map_err(read)?;
-            let Some(&i) = index.get(&run) else { continue };
-            let value: Option<f64> = r.get(3).map_err(read)?;
-            found[i]
-                .metrics
-                .entry(r.get(1).map_err(read)?)
-                .or_default()
-                .insert(r.get(2).map_err(read)?, value.unwrap_or(f64::NAN));
-        }
-        // What the stages' scripts logged through MLflow, under `mlflow:STAGE` as if a file: the
-        // latest value of each metric (highest step, then latest), and the params.
-        let logged = |table: &str, order: &str| {
-            format!(
-                "SELECT c.parent, COALESCE('mlflow:' || s.value, 'mlflow'), x.key, x.value
-                 FROM {table} x JOIN runs c ON c.id = x.run AND c.kind = 'mlflow'
-                 LEFT JOIN tags s ON s.run = c.id AND s.key = '{}' {order}",
-                super::STAGE_TAG
-            )
-        };
-        let mut q = conn
-            .prepare(&logged("metrics", "ORDER BY x.step, x.timestamp"))
-            .map_err(read)?;
-        let mut rows = q.query([]).map_err(read)?;
-        while let Some(r) = rows.next().map_err(read)? {
-            let Some(parent) = r.get::<_, Option<String>>(0).map_err(read)? else {
-                continue;
-            };
-            let Some(&i) = index.get(&parent) else {
-                continue;
-            };
-            let value: Option<f64> = r.get(3).map_err(read)?;
-            found[i]
-                .metrics
-                .entry(r.get(1).map_err(read)?)
-                .or_default()
-                .insert(r.get(2).map_err(read)?, value.unwrap_or(f64::NAN));
-        }
-        let mut q = conn.prepare(&logged("params", "")).map_err(read)?;
-        let mut rows = q.query([]).map_err(read)?;
-        while let Some(r) = rows.next().map_err(read)? {
-            let Some(parent) = r.get::<_, Option<String>>(0).map_err(read)? else {
-                continue;
-            };
-            let Some(&i) = index.get(&parent) else {
-                continue;
-            };
-            found[i]
-                .params
-                .entry(r.get(1).map_err(read)?)
-                .or_default()
-                .insert(
-                    r.get(2).map_err(read)?,
-                    serde_json::Value::String(r.get(3).map_err(read)?),
-                );
-        }
-        Ok(found)
+            .collect())
     }
 
     /// The experiment (or run) called `name`, or whose id is `name` or starts with it.

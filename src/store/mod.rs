@@ -4,6 +4,7 @@
 
 mod error;
 mod experiments;
+mod grid;
 mod mlflow;
 mod mlflow_runs;
 #[cfg(test)]
@@ -16,6 +17,7 @@ mod study;
 
 pub use error::StoreError;
 pub use experiments::Experiment;
+pub use grid::{Grid, GridColumn};
 pub(crate) use mlflow::{Batch, Experiment as MlflowExperiment, NewMlflowRun, Refusal, RunRow};
 pub use mlflow::{MlflowRun, Point, STAGE_TAG};
 pub use runs::{FILE, NewRun, Outcome, Store, StoredRun};

@@ -76,11 +76,11 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     } else {
         None
     };
-    let experiments = match &store {
-        Some(store) => store.experiments(opts.all)?,
-        None => Vec::new(),
+    let grid = match &store {
+        Some(store) => store.grid(opts.all)?,
+        None => crate::store::Grid::default(),
     };
-    let sheet = show::sheet(&experiments, &opts).map_err(|message| Error::Usage {
+    let sheet = show::sheet(&grid, &opts).map_err(|message| Error::Usage {
         message,
         help: Some("`wf exp show` without `--sort-by` lists the columns".into()),
     })?;
