@@ -320,3 +320,93 @@ fn a_dvc_project_takes_its_study_from_a_config_file() {
         .stderr_contains("a tune config holds only `tune:`")
         .run();
 }
+
+/// Logs `loss` = x · (step + 1) at 8 steps through the MLflow REST API, a quarter second apart,
+/// after writing its pid where the test finds it.
+const STEPS: &str = r#"
+import json, os, sys, time, urllib.request
+x = float(sys.argv[1])
+uri, token = os.environ["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_TRACKING_TOKEN"]
+def call(path, body):
+    req = urllib.request.Request(uri + "/api/2.0/mlflow/" + path, data=json.dumps(body).encode(),
+                                 method="POST", headers={"Authorization": "Bearer " + token,
+                                                         "Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+run = call("runs/create", {"experiment_id": "0"})["run"]["info"]["run_id"]
+open(os.path.join(os.environ["TEST_DIR"], "pid-%g" % x), "w").write(str(os.getpid()))
+for step in range(8):
+    call("runs/log-metric", {"run_id": run, "key": "loss", "value": x * (step + 1),
+                             "timestamp": int(time.time() * 1000), "step": step})
+    time.sleep(0.25)
+call("runs/update", {"run_id": run, "status": "FINISHED"})
+json.dump({"loss": x * 8}, open("m.json", "w"))
+"#;
+
+#[test]
+fn a_trial_behind_the_median_is_pruned_and_its_process_stopped() {
+    let t = Test::new()
+        .write(
+            "pipeline.yaml",
+            "stages:
+  f:
+    cmd: python3 steps.py ${x}
+    deps: [steps.py]
+    params: [x]
+    metrics: [m.json]
+tune:
+  objective: m.json:loss
+  direction: min
+  sampler: grid
+  prune: {warmup_trials: 2}
+  space:
+    x: {choice: [1, 2, 3, 4]}
+",
+        )
+        .write("steps.py", STEPS)
+        .write("params.yaml", "x: 1\n");
+    let dir = t.path().to_path_buf();
+    let out = t
+        .env("TEST_DIR", dir.to_str().unwrap())
+        .args(["tune", "-j", "1"])
+        .stderr_contains("Trial 2 '")
+        .stderr_contains("' pruned at step 0: loss = 3.0 is worse than the median 1.5")
+        .success();
+    let study = trials(out.test());
+    let states: Vec<(f64, String)> = study["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["params"]["x"].as_f64().unwrap(),
+                t["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (1.0, "finished".into()),
+            (2.0, "finished".into()),
+            (3.0, "pruned".into()),
+            (4.0, "pruned".into())
+        ]
+    );
+    for x in ["3", "4"] {
+        let pid: i32 = std::fs::read_to_string(dir.join(format!("pid-{x}")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        assert!(!alive, "the pruned trial's process {pid} is gone");
+    }
+    assert_eq!(
+        count(
+            &dir,
+            "SELECT COUNT(*) FROM tags WHERE key = 'wf.pruned_step' AND value = '0'"
+        ),
+        2
+    );
+}

@@ -112,10 +112,14 @@ fn study(ctx: &Context, args: &RunArgs) -> Result<Report, Error> {
     drop(events);
     reporter.finish();
     let outcome = outcome?;
-    let interrupted = outcome.ended.iter().any(|e| match &e.record {
-        Ok(r) => r.status == RunStatus::Interrupted,
-        Err(m) => m.starts_with("cancelled"),
-    });
+    let interrupted = outcome
+        .ended
+        .iter()
+        .filter(|e| !outcome.pruned.contains(&e.id))
+        .any(|e| match &e.record {
+            Ok(r) => r.status == RunStatus::Interrupted,
+            Err(m) => m.starts_with("cancelled"),
+        });
     let mut out = String::new();
     if !ctx.quiet {
         out.push_str(

@@ -33,6 +33,8 @@ pub struct Plan {
     pub jobs: usize,
     /// The pool of `jobs` slots local stages take, when runs started together share one.
     pub slots: Option<Arc<Semaphore>>,
+    /// Stops the run as Ctrl-C does once it turns true (a study pruning a trial).
+    pub stop: Option<watch::Receiver<bool>>,
 }
 
 /// What a run did.
@@ -158,6 +160,7 @@ pub async fn run(shared: Arc<Shared>, mut plan: Plan, events: Events) -> Summary
     // Without signal handlers (which cannot fail on Unix in practice) a run is just not
     // interruptible.
     let mut signals = super::signals::Signals::new().ok();
+    let mut stop = plan.stop.clone();
 
     loop {
         while !stop_new && let Some(i) = ready.pop_front() {
@@ -196,6 +199,21 @@ pub async fn run(shared: Arc<Shared>, mut plan: Plan, events: Events) -> Summary
                 match &mut signals {
                     Some(s) => s.recv().await,
                     None => std::future::pending().await,
+                }
+            }, if !summary.interrupted => {
+                summary.interrupted = true;
+                stop_new = true;
+                let _ = cancel_tx.send(true);
+                continue;
+            }
+            () = async {
+                // A dropped sender never stops the run.
+                let stopped = match &mut stop {
+                    Some(s) => s.wait_for(|&v| v).await.is_ok(),
+                    None => false,
+                };
+                if !stopped {
+                    std::future::pending::<()>().await;
                 }
             }, if !summary.interrupted => {
                 summary.interrupted = true;

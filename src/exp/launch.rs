@@ -114,18 +114,20 @@ pub fn run_copies(
     queued: Vec<Queued>,
     events: &Events,
 ) -> Result<Vec<Ended>, Error> {
-    run_pool(repo, launch, queued, events, |_| Vec::new())
+    run_pool(repo, launch, queued, events, |_| Vec::new(), Vec::new)
 }
 
 /// [`run_copies`], where each experiment that ends may bring more: `next` is called with it (on
-/// the runtime's thread, so it should be quick) and what it returns starts at once. After a
-/// Ctrl-C nothing more starts. The ended experiments come back in the order they started.
+/// the runtime's thread, so it should be quick) and what it returns starts at once. `stop` is
+/// asked a few times a second which running experiments to stop (as Ctrl-C stops a run). After
+/// a Ctrl-C nothing more starts. The ended experiments come back in the order they started.
 pub fn run_pool(
     repo: &Repo,
     launch: &Launch,
     first: Vec<Queued>,
     events: &Events,
     mut next: impl FnMut(&Ended) -> Vec<Queued>,
+    mut stop: impl FnMut() -> Vec<String>,
 ) -> Result<Vec<Ended>, Error> {
     let _lock = RepoLock::acquire(&repo.root)?;
     scratch::clear(&repo.root);
@@ -141,8 +143,14 @@ pub fn run_pool(
         let mut signals = crate::exec::signals::Signals::new().ok();
         let mut tasks = tokio::task::JoinSet::new();
         let mut started = 0usize;
-        let mut spawn = |tasks: &mut tokio::task::JoinSet<_>, q: Queued| {
+        let mut stops: std::collections::HashMap<String, tokio::sync::watch::Sender<bool>> =
+            std::collections::HashMap::new();
+        let mut spawn = |tasks: &mut tokio::task::JoinSet<_>,
+                         stops: &mut std::collections::HashMap<_, _>,
+                         q: Queued| {
             let (own, forwarding) = prefixed(events, &q.name);
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            stops.insert(q.id.clone(), stop_tx);
             let task = Task {
                 repo: repo.clone(),
                 launch: launch.clone(),
@@ -150,6 +158,7 @@ pub fn run_pool(
                 cache: cache.clone(),
                 events: own,
                 cancelled: cancelled.clone(),
+                stop: stop_rx,
             };
             let position = started;
             started += 1;
@@ -161,16 +170,25 @@ pub fn run_pool(
             });
         };
         for q in first {
-            spawn(&mut tasks, q);
+            spawn(&mut tasks, &mut stops, q);
         }
         let mut ended = Vec::new();
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
+                _ = tick.tick() => {
+                    for id in stop() {
+                        if let Some(tx) = stops.get(&id) {
+                            let _ = tx.send(true);
+                        }
+                    }
+                }
                 joined = tasks.join_next() => match joined {
                     Some(Ok(done)) => {
                         if !cancelled.load(Ordering::SeqCst) {
                             for q in next(&done.1) {
-                                spawn(&mut tasks, q);
+                                spawn(&mut tasks, &mut stops, q);
                             }
                         }
                         ended.push(done);
@@ -206,6 +224,7 @@ struct Task {
     cache: crate::cache::Cache,
     events: Events,
     cancelled: Arc<AtomicBool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Task {
@@ -226,18 +245,20 @@ impl Task {
             return abandon("cancelled", "cancelled before it started".into());
         }
         let setup = {
-            let (repo, launch, sharing, cache, q, events) = (
+            let (repo, launch, sharing, cache, q, events, stop) = (
                 self.repo.clone(),
                 self.launch.clone(),
                 self.sharing.clone(),
                 self.cache.clone(),
                 q.clone(),
                 self.events.clone(),
+                self.stop.clone(),
             );
             tokio::task::spawn_blocking(move || -> Result<_, Error> {
                 let copy = scratch::make(&repo, &q.name, &cache)?;
                 let files = q.variant.apply(&copy.repo.root, &copy.repo.cwd)?;
-                let opts = options(&repo, &launch, &q, &files, Some(sharing));
+                let mut opts = options(&repo, &launch, &q, &files, Some(sharing));
+                opts.stop = Some(stop);
                 let loaded = run::load(&copy.repo, &opts)?;
                 let lock = RepoLock::acquire(&copy.repo.root)?;
                 let prepared = run::prepare(&copy.repo, loaded, &opts, &events)?;

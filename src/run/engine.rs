@@ -60,6 +60,7 @@ pub fn load(repo: &Repo, opts: &RunOptions) -> Result<Loaded, Error> {
         keep_going: opts.keep_going,
         jobs,
         slots: opts.sharing.as_ref().map(|s| s.slots.clone()),
+        stop: opts.stop.clone(),
     };
     Ok(Loaded {
         pipeline,

@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Who started the run; `Some` keeps it in the run store (if it runs or restores a stage).
     pub origin: Option<Origin>,
+    /// Stops the run as Ctrl-C does once it turns true (a study pruning a trial).
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
     /// What runs started together (the experiments of a sweep) share; `None`: this run has its
     /// repository's own.
     pub sharing: Option<Sharing>,

@@ -23,7 +23,7 @@ pub use mlflow::{MlflowRun, Point, STAGE_TAG};
 pub use runs::{FILE, NewRun, Outcome, Store, StoredRun};
 pub use share::{Artifact, Document};
 pub use study::{
-    DIRECTION_TAG, OBJECTIVE_TAG, STUDY_TAG, StudyRow, TRIAL_TAG, Trial as StoredTrial,
+    DIRECTION_TAG, OBJECTIVE_TAG, PRUNED_TAG, STUDY_TAG, StudyRow, TRIAL_TAG, Trial as StoredTrial,
 };
 
 /// The kind of an experiment's run.

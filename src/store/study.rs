@@ -15,6 +15,9 @@ pub const OBJECTIVE_TAG: &str = "wf.objective";
 /// The tag holding a study's direction, `max` or `min`.
 pub const DIRECTION_TAG: &str = "wf.direction";
 
+/// The tag holding the step at which a trial was pruned.
+pub const PRUNED_TAG: &str = "wf.pruned_step";
+
 /// A trial as the store holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trial {
@@ -95,6 +98,28 @@ impl Store {
             })?;
             rows.collect()
         })
+    }
+
+    /// The values of metric `key` that the MLflow runs of run `id` logged, by step (the latest
+    /// of each step).
+    pub fn steps(&self, id: &str, key: &str) -> Result<Vec<(i64, f64)>, StoreError> {
+        let all: Vec<(i64, f64)> = self.read(|c| {
+            let mut q = c.prepare(
+                "SELECT x.step, x.value FROM runs c JOIN metrics x ON x.run = c.id
+                 WHERE c.parent = ?1 AND c.kind = 'mlflow' AND x.key = ?2 AND x.value IS NOT NULL
+                 ORDER BY x.step, x.timestamp",
+            )?;
+            let rows = q.query_map(params![id, key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        let mut steps: Vec<(i64, f64)> = Vec::new();
+        for (step, value) in all {
+            match steps.last_mut() {
+                Some(last) if last.0 == step => last.1 = value,
+                _ => steps.push((step, value)),
+            }
+        }
+        Ok(steps)
     }
 
     /// Every study, by name, with its objective as its latest trial records it.

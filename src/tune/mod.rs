@@ -8,6 +8,6 @@ pub mod spec;
 pub mod study;
 mod tpe;
 
-pub use space::{Dim, Direction, Domain, SamplerKind, Study};
+pub use space::{Dim, Direction, Domain, Prune, SamplerKind, Study};
 pub use spec::load;
 pub use study::{Options, Outcome, best_of, run};

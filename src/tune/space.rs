@@ -161,6 +161,29 @@ pub struct Study {
     pub seed: Option<u64>,
     /// The tuned params.
     pub space: Vec<Dim>,
+    /// Stopping trials whose step-wise values fall behind (`None`: never).
+    pub prune: Option<Prune>,
+}
+
+/// The median pruner: a running trial whose latest step-wise value of the objective (logged
+/// through MLflow under the objective's key) is worse than the median of the ended trials' values
+/// at that step is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prune {
+    /// Ended trials needed before any is pruned.
+    pub warmup_trials: usize,
+    /// Steps a trial runs before it can be pruned.
+    pub warmup_steps: i64,
+}
+
+impl Default for Prune {
+    /// Optuna's `MedianPruner` defaults.
+    fn default() -> Prune {
+        Prune {
+            warmup_trials: 5,
+            warmup_steps: 0,
+        }
+    }
 }
 
 /// A trial as the sampler sees it.

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::space::{Dim, Direction, Domain, SamplerKind, Study};
+use super::space::{Dim, Direction, Domain, Prune, SamplerKind, Study};
 use crate::params::{self, Params};
 use crate::repo_path::RepoPath;
 use crate::spec::source::{Loc, Source};
@@ -21,6 +21,7 @@ const KEYS: &[&str] = &[
     "sampler",
     "seed",
     "space",
+    "prune",
 ];
 
 /// The study of the working folder's spec, or of `config` when given; `None` when it has no
@@ -205,7 +206,49 @@ impl Check<'_> {
         for (k, v) in space_entries {
             space.extend(self.dim(k, v)?);
         }
+        let prune = match block.get("prune") {
+            None => Some(Prune::default()),
+            Some(n) => match &n.kind {
+                Kind::Bool(false) => None,
+                Kind::Bool(true) => Some(Prune::default()),
+                Kind::Map(entries) => {
+                    let mut prune = Prune::default();
+                    for (k, v) in entries {
+                        match (k.name.as_str(), &v.kind) {
+                            ("warmup_trials", Kind::Int(t)) if *t >= 0 => {
+                                prune.warmup_trials = *t as usize;
+                            }
+                            ("warmup_steps", Kind::Int(s)) if *s >= 0 => prune.warmup_steps = *s,
+                            ("warmup_trials" | "warmup_steps", _) => {
+                                return Err(self.wrong(
+                                    v,
+                                    &format!("prune.{}", k.name),
+                                    "a whole number, 0 or more",
+                                ));
+                            }
+                            _ => {
+                                return Err(self.fail(
+                                    &k.span,
+                                    format!("unknown field `{}` in `tune.prune`", k.name),
+                                    "",
+                                    Some("`prune:` takes `warmup_trials` and `warmup_steps`, or `false`".into()),
+                                ));
+                            }
+                        }
+                    }
+                    Some(prune)
+                }
+                _ => {
+                    return Err(self.wrong(
+                        n,
+                        "prune",
+                        "`true`, `false` or `{warmup_trials: N, warmup_steps: M}`",
+                    ));
+                }
+            },
+        };
         let study = Study {
+            prune,
             file,
             key,
             objective: objective_node.as_str().unwrap_or_default().to_string(),

@@ -14,7 +14,9 @@ use crate::exp::{self, Ended, Launch, Queued, Variant};
 use crate::repo::Repo;
 use crate::spec::ExecutorName;
 use crate::spec::value::Value;
-use crate::store::{DIRECTION_TAG, OBJECTIVE_TAG, STUDY_TAG, Store, StoredTrial, TRIAL_TAG};
+use crate::store::{
+    DIRECTION_TAG, OBJECTIVE_TAG, PRUNED_TAG, STUDY_TAG, Store, StoredTrial, TRIAL_TAG,
+};
 
 /// Trials in a study that does not say how many.
 pub const DEFAULT_TRIALS: usize = 20;
@@ -47,6 +49,8 @@ pub struct Outcome {
     pub trials: Vec<StoredTrial>,
     /// The best finished trial.
     pub best: Option<StoredTrial>,
+    /// The ids of the trials this run pruned.
+    pub pruned: Vec<String>,
 }
 
 /// Runs `opts.more` trials, or those the study lacks.
@@ -58,7 +62,7 @@ pub fn run(repo: &Repo, study: &Study, opts: &Options, events: &Events) -> Resul
     let seed = opts.seed.or(study.seed).unwrap_or(0);
     let mut seen: Vec<Seen> = before
         .iter()
-        .filter(|t| matches!(t.status.as_str(), "finished" | "failed"))
+        .filter(|t| ended(&t.status))
         .filter_map(seen_of)
         .collect();
     let done = seen.len();
@@ -128,39 +132,129 @@ pub fn run(repo: &Repo, study: &Study, opts: &Options, events: &Events) -> Resul
         .filter_map(|t| t.value)
         .reduce(|a, b| if study.direction.better(b, a) { b } else { a });
     let mut error = None;
-    let ended = exp::run_pool(repo, &launch, first, events, |ended| {
-        let value = store
-            .trials(&opts.name, &file, &study.key)
-            .ok()
-            .and_then(|all| all.into_iter().find(|t| t.id == ended.id));
-        if let Some(t) = &value {
-            // The running trial's entry takes its value.
-            let params = assigned(&t.overrides);
-            if let Some(s) = seen
-                .iter_mut()
-                .find(|s| s.params == params && s.value.is_none())
-            {
-                s.value = if t.status == "finished" {
-                    t.value
-                } else {
-                    None
-                };
-            }
-            let _ = events.send(Event::Note {
-                message: note(study, t, &mut best),
+    // Each ended trial's step-wise values (what pruning compares with), and those pruned now.
+    let mut steps: Vec<Vec<(i64, f64)>> = Vec::new();
+    if study.prune.is_some() {
+        for t in before.iter().filter(|t| ended(&t.status)) {
+            steps.push(store.steps(&t.id, &study.key)?);
+        }
+    }
+    let steps = std::cell::RefCell::new(steps);
+    let pruned = std::cell::RefCell::new(BTreeMap::<String, Pruned>::new());
+    let running = std::cell::RefCell::new(BTreeMap::<String, u64>::new());
+    for q in &first {
+        running.borrow_mut().insert(q.id.clone(), 0);
+    }
+    let ended = exp::run_pool(
+        repo,
+        &launch,
+        first,
+        events,
+        |ended| {
+            running.borrow_mut().remove(&ended.id);
+            let value = store
+                .trials(&opts.name, &file, &study.key)
+                .ok()
+                .and_then(|all| all.into_iter().find(|t| t.id == ended.id));
+            if let Some(p) = pruned.borrow().get(&ended.id) {
+                if let Ok(mut store) = Store::open(&repo.root) {
+                    let _ = store.abandon(&ended.id, "pruned");
+                    let _ = store.tag(&ended.id, &[(PRUNED_TAG, p.step.to_string())]);
+                }
+                let _ = events.send(Event::Note {
+                message: format!(
+                    "Trial {} '{}' pruned at step {}: {} = {} is worse than the median {} of the ended trials there",
+                    value.as_ref().map_or(String::new(), |t| t.number.to_string()),
+                    ended.name,
+                    p.step,
+                    study.key,
+                    crate::spec::value::python_float(p.value),
+                    crate::spec::value::python_float(p.median)
+                ),
             });
-        }
-        if error.is_some() {
-            return Vec::new();
-        }
-        match next(&mut seen, &mut todo) {
-            Ok(q) => q.into_iter().collect(),
-            Err(e) => {
-                error = Some(e);
-                Vec::new()
             }
-        }
-    })?;
+            if study.prune.is_some()
+                && let Ok(s) = store.steps(&ended.id, &study.key)
+            {
+                steps.borrow_mut().push(s);
+            }
+            if let Some(t) = value
+                .as_ref()
+                .filter(|_| !pruned.borrow().contains_key(&ended.id))
+            {
+                // The running trial's entry takes its value.
+                let params = assigned(&t.overrides);
+                if let Some(s) = seen
+                    .iter_mut()
+                    .find(|s| s.params == params && s.value.is_none())
+                {
+                    s.value = if t.status == "finished" {
+                        t.value
+                    } else {
+                        None
+                    };
+                }
+                let _ = events.send(Event::Note {
+                    message: note(study, t, &mut best),
+                });
+            }
+            if error.is_some() {
+                return Vec::new();
+            }
+            match next(&mut seen, &mut todo) {
+                Ok(q) => {
+                    if let Some(q) = &q {
+                        running.borrow_mut().insert(q.id.clone(), 0);
+                    }
+                    q.into_iter().collect()
+                }
+                Err(e) => {
+                    error = Some(e);
+                    Vec::new()
+                }
+            }
+        },
+        || {
+            let Some(prune) = study.prune else {
+                return Vec::new();
+            };
+            let steps = steps.borrow();
+            if steps.len() < prune.warmup_trials.max(1) {
+                return Vec::new();
+            }
+            let mut stop = Vec::new();
+            for id in running.borrow().keys() {
+                if pruned.borrow().contains_key(id) {
+                    continue;
+                }
+                let Some((step, value)) = store
+                    .steps(id, &study.key)
+                    .ok()
+                    .and_then(|s| s.last().copied())
+                else {
+                    continue;
+                };
+                if step < prune.warmup_steps {
+                    continue;
+                }
+                let Some(median) = median_at(&steps, step) else {
+                    continue;
+                };
+                if study.direction.better(median, value) {
+                    pruned.borrow_mut().insert(
+                        id.clone(),
+                        Pruned {
+                            step,
+                            value,
+                            median,
+                        },
+                    );
+                    stop.push(id.clone());
+                }
+            }
+            stop
+        },
+    )?;
     if let Some(e) = error {
         return Err(e);
     }
@@ -170,6 +264,38 @@ pub fn run(repo: &Repo, study: &Study, opts: &Options, events: &Events) -> Resul
         ended,
         trials,
         best,
+        pruned: pruned.into_inner().into_keys().collect(),
+    })
+}
+
+/// Why a trial was pruned.
+struct Pruned {
+    step: i64,
+    value: f64,
+    median: f64,
+}
+
+/// Whether a trial with this status counts as done: it will not run again.
+fn ended(status: &str) -> bool {
+    matches!(status, "finished" | "failed" | "pruned")
+}
+
+/// The median of the trials' values at `step`, among those that reached it.
+fn median_at(steps: &[Vec<(i64, f64)>], step: i64) -> Option<f64> {
+    let mut at: Vec<f64> = steps
+        .iter()
+        .filter_map(|s| s.iter().find(|(k, _)| *k == step).map(|(_, v)| *v))
+        .filter(|v| v.is_finite())
+        .collect();
+    if at.is_empty() {
+        return None;
+    }
+    at.sort_by(f64::total_cmp);
+    let n = at.len();
+    Some(if n % 2 == 1 {
+        at[n / 2]
+    } else {
+        (at[n / 2 - 1] + at[n / 2]) / 2.0
     })
 }
 
