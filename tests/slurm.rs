@@ -598,3 +598,46 @@ fn run_task_refuses_a_bad_job_spec() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_study_runs_its_trials_stages_as_jobs() {
+    if !cluster() {
+        return;
+    }
+    let out = Test::new()
+        .write(".wf/.gitignore", "/*\n")
+        .write(
+            "pipeline.yaml",
+            "stages:
+  f:
+    cmd: sh f.sh ${x}
+    deps: [f.sh]
+    params: [x]
+    metrics: [m.json]
+tune:
+  objective: m.json:v
+  direction: max
+  sampler: grid
+  space:
+    x: {choice: [1, 2]}
+",
+        )
+        .write(
+            "f.sh",
+            "test -n \"$SLURM_JOB_ID\" || { echo 'not a Slurm job' >&2; exit 1; }\nprintf '{\"v\": %s}\\n' \"$1\" > m.json\n",
+        )
+        .write("params.yaml", "x: 0\n")
+        .args(["tune", "--executor", "slurm", "-j", "2"])
+        .stdout_contains("Best trial 1")
+        .success();
+    let shown = out.test().args(["tune", "show", "--json"]).success();
+    let study: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    let states: Vec<&str> = study["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["finished", "finished"]);
+    assert_eq!(study["trials"][0]["value"], 2.0);
+}
