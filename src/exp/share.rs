@@ -60,9 +60,7 @@ pub fn push(
         }
         chosen
     };
-    let config = crate::config::Config::load(&repo.root)?;
-    let cache = crate::workspace::cache(&repo.root, &config)?;
-    let remote = Remote::open(&repo.root, &config, remote)?;
+    let (cache, remote) = cache_and_remote(repo, remote)?;
     let runtime = crate::exec::runtime()?;
     runtime.block_on(async {
         let there = remote.list().await?;
@@ -116,9 +114,7 @@ pub fn pull(
     jobs: usize,
 ) -> Result<Shared, Error> {
     let mut store = Store::open(&repo.root)?;
-    let config = crate::config::Config::load(&repo.root)?;
-    let cache = crate::workspace::cache(&repo.root, &config)?;
-    let remote = Remote::open(&repo.root, &config, remote)?;
+    let (cache, remote) = cache_and_remote(repo, remote)?;
     let runtime = crate::exec::runtime()?;
     runtime.block_on(async {
         let mut keys: Vec<String> = remote
@@ -219,6 +215,17 @@ pub fn pull(
         }
         Ok(shared)
     })
+}
+
+/// The repository's cache, and the remote `name` (default: the default one).
+fn cache_and_remote(
+    repo: &Repo,
+    name: Option<&str>,
+) -> Result<(crate::cache::Cache, Remote), Error> {
+    let config = crate::config::Config::load(&repo.root)?;
+    let cache = crate::workspace::cache(&repo.root, &config)?;
+    let remote = Remote::open(&repo.root, &config, name)?;
+    Ok((cache, remote))
 }
 
 fn ended(status: &str) -> bool {
