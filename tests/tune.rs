@@ -68,13 +68,21 @@ fn params_by_trial(study: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn a_grid_study_visits_exactly_the_grid_and_runs_the_upstream_stage_once() {
-    let out = project(
+    let t = project(
         "  objective: m.json:loss\n  direction: min\n  sampler: grid\n  space:\n    x: {float: [1, 2], step: 0.5}\n    kind: {choice: [a, b]}\n",
-    )
-    .args(["tune", "-j", "2"])
-    .stdout_contains("Best trial")
-    .stdout_contains("`wf exp apply")
-    .success();
+    );
+    for args in [
+        &["init", "-q"][..],
+        &["add", "."],
+        &["commit", "-q", "-m", "study"],
+    ] {
+        crate::test::git(t.path(), args);
+    }
+    let out = t
+        .args(["tune", "-j", "2"])
+        .stdout_contains("Best trial")
+        .stdout_contains("`wf exp apply")
+        .success();
     let study = trials(out.test());
     let visited: BTreeSet<(String, String)> = study["trials"]
         .as_array()
@@ -107,6 +115,25 @@ fn a_grid_study_visits_exactly_the_grid_and_runs_the_upstream_stage_once() {
     // The study is done: running it again runs nothing more.
     out.test().args(["tune", "-j", "2"]).success();
     assert_eq!(trials(out.test())["trials"].as_array().unwrap().len(), 6);
+    // The report shows the study: its best trial and its history.
+    let report = out.test().args(["report", "--md"]).success();
+    assert!(report.stdout.contains("### Tuning"), "{}", report.stdout);
+    assert!(
+        report.stdout.contains(&format!(
+            "Best of 6 trials: trial {} `{}`, loss = 4.0",
+            study["trials"][0]["trial"],
+            study["trials"][0]["name"].as_str().unwrap()
+        )),
+        "{}",
+        report.stdout
+    );
+    assert!(
+        report
+            .stdout
+            .contains("| Trial | State    | loss | Best so far |"),
+        "{}",
+        report.stdout
+    );
     // The best trial applies like any experiment.
     let best = study["trials"][0]["name"].as_str().unwrap();
     out.test().args(["exp", "apply", best]).success();

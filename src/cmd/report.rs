@@ -22,7 +22,8 @@ const TEMPLATE: &str = include_str!("report_template.md.j2");
 /// Print a Markdown report for a pull request.
 ///
 /// What the last `wf repro` ran, the champion change when `deploy` ran, the metrics and params
-/// that differ from a base revision, and the pipeline as a Mermaid graph.
+/// that differ from a base revision, each study's best trial and history, and the pipeline as a
+/// Mermaid graph.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Markdown (the only format, accepted for scripts that say it).
@@ -33,7 +34,7 @@ pub struct Args {
     #[arg(long, value_name = "REV")]
     pub base: Option<String>,
     /// A minijinja template to use instead of the built-in one (variables: `run`, `champion`,
-    /// `base`, `metrics`, `params`, `dag`).
+    /// `base`, `metrics`, `params`, `studies`, `dag`).
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
 }
@@ -54,6 +55,11 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let metrics = diff_md(ctx, Kind::Metrics, &base)?;
     let params = diff_md(ctx, Kind::Params, &base)?;
     let run = last_run(ctx);
+    let studies = if crate::store::Store::path(&ctx.root).exists() {
+        crate::tune::show::report_md(&crate::store::Store::open(&ctx.root)?)?
+    } else {
+        String::new()
+    };
     let ran = |stage: &str| {
         run.as_ref()
             .and_then(|r| r["ran"].as_array())
@@ -90,6 +96,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
                 base => base,
                 metrics => metrics,
                 params => params,
+                studies => studies,
                 dag => dag_render::mermaid(&view, true).trim_end(),
             })
         })

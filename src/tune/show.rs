@@ -3,7 +3,7 @@
 
 use super::space::Direction;
 use super::study::assigned;
-use crate::store::{StoredTrial, StudyRow};
+use crate::store::{Store, StoreError, StoredTrial, StudyRow};
 use crate::table::Table;
 
 /// Finished trials with a value, best first; then the others by number.
@@ -95,4 +95,83 @@ pub fn json(study: &StudyRow, trials: &[StoredTrial], direction: Direction) -> s
         "direction": study.direction,
         "trials": list,
     })
+}
+
+/// Each trial in number order with its value and the best value so far (what a study's history
+/// plots): number, state, value, best so far.
+pub fn history(
+    trials: &[StoredTrial],
+    direction: Direction,
+) -> Vec<(u64, &str, Option<f64>, Option<f64>)> {
+    let mut sorted: Vec<&StoredTrial> = trials.iter().collect();
+    sorted.sort_by_key(|t| t.number);
+    let mut best: Option<f64> = None;
+    sorted
+        .into_iter()
+        .map(|t| {
+            let value = t.value.filter(|v| t.status == "finished" && v.is_finite());
+            if let Some(v) = value
+                && best.is_none_or(|b| direction.better(v, b))
+            {
+                best = Some(v);
+            }
+            (t.number, t.status.as_str(), value, best)
+        })
+        .collect()
+}
+
+/// Every study of the store in Markdown, for `wf report --md`: its best trial, and its history
+/// (each trial's value and the best so far) folded away; empty without studies.
+pub fn report_md(store: &Store) -> Result<String, StoreError> {
+    let mut out = String::new();
+    let number = |v: Option<f64>| v.map_or("-".into(), crate::spec::value::python_float);
+    for study in store.studies()? {
+        let (file, key) = study
+            .objective
+            .rsplit_once(':')
+            .unwrap_or((&study.objective, ""));
+        let direction = if study.direction == "min" {
+            Direction::Min
+        } else {
+            Direction::Max
+        };
+        let trials = store.trials(&study.name, file, key)?;
+        out.push_str(&format!(
+            "#### Study `{}`: `{}` ({})\n\n",
+            study.name, study.objective, study.direction
+        ));
+        match super::study::best_of(&trials, direction) {
+            Some(best) => {
+                let params = assigned(&best.overrides)
+                    .iter()
+                    .map(|(k, v)| format!("`{k}={}`", v.to_text()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                out.push_str(&format!(
+                    "Best of {} trials: trial {} `{}`, {key} = {}, with {params}.\n\n",
+                    trials.len(),
+                    best.number,
+                    best.name,
+                    number(best.value)
+                ));
+            }
+            None => out.push_str(&format!(
+                "No trial of {} finished with `{key}`.\n\n",
+                trials.len()
+            )),
+        }
+        let mut table = Table::new(["Trial", "State", key, "Best so far"]);
+        for (n, state, value, best) in history(&trials, direction) {
+            table.push([
+                n.to_string(),
+                state.to_string(),
+                number(value),
+                number(best),
+            ]);
+        }
+        out.push_str("<details><summary>History</summary>\n\n");
+        out.push_str(table.markdown().trim_end());
+        out.push_str("\n\n</details>\n\n");
+    }
+    Ok(out.trim_end().to_string())
 }
