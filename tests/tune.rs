@@ -437,3 +437,45 @@ tune:
         2
     );
 }
+
+#[test]
+fn a_study_that_cannot_take_the_repository_leaves_no_trial_queued() {
+    let t = Test::new()
+        .write(".wf/.gitignore", "/*\n")
+        .write(
+            "pipeline.yaml",
+            "stages:
+  hold:
+    cmd: touch started && sleep 30
+  f:
+    cmd: sh f.sh ${x}
+    deps: [f.sh]
+    params: [x]
+    metrics: [m.json]
+tune:
+  objective: m.json:v
+  direction: max
+  sampler: grid
+  space:
+    x: {choice: [1, 2]}
+",
+        )
+        .write("f.sh", "printf '{\"v\": %s}\\n' \"$1\" > m.json\n")
+        .write("params.yaml", "x: 0\n");
+    let mut repro = crate::test::repro_until(t.path(), "started");
+    t.again()
+        .args(["tune", "-j", "1"])
+        .status(2)
+        .stderr_contains("lock")
+        .run();
+    let _ = repro.kill();
+    let _ = repro.wait();
+    let study = trials(t.again());
+    let states: BTreeSet<&str> = study["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, BTreeSet::from(["cancelled"]), "{study:#}");
+}

@@ -145,6 +145,7 @@ pub fn run(repo: &Repo, study: &Study, opts: &Options, events: &Events) -> Resul
     for q in &first {
         running.borrow_mut().insert(q.id.clone(), 0);
     }
+    let first_ids: Vec<String> = first.iter().map(|q| q.id.clone()).collect();
     let ended = exp::run_pool(
         repo,
         &launch,
@@ -254,7 +255,19 @@ pub fn run(repo: &Repo, study: &Study, opts: &Options, events: &Events) -> Resul
             }
             stop
         },
-    )?;
+    );
+    let ended = match ended {
+        Ok(ended) => ended,
+        Err(e) => {
+            // The pool did not start (the repository is locked by another run): the trials
+            // recorded for it will never run.
+            let mut store = Store::open(&repo.root)?;
+            for id in &first_ids {
+                store.abandon(id, "cancelled")?;
+            }
+            return Err(e);
+        }
+    };
     if let Some(e) = error {
         return Err(e);
     }
