@@ -492,6 +492,35 @@ CASES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
 }
 
 
+def run_cases(names, cases, ctx, tmp: Path, keep: bool) -> tuple[list[tuple[str, str]], bool]:
+    """Runs the named cases in turn, each in `tmp / name` (removed after it unless `keep`, and
+    `tmp` too); returns the failures (case, message) and whether Ctrl-C stopped the run."""
+    errors: list[tuple[str, str]] = []
+    interrupted = False
+    try:
+        for n in names:
+            progress(f"== {n}: {cases[n][0]}")
+            t0 = time.perf_counter()
+            try:
+                cases[n][1](ctx)
+            except BenchError as e:
+                progress(f"{n}: FAILED\n{e}")
+                errors.append((n, str(e)))
+            finally:
+                if not keep:
+                    shutil.rmtree(tmp / n, ignore_errors=True)
+            progress(f"{n}: done in {time.perf_counter() - t0:.0f} s")
+    except KeyboardInterrupt:
+        interrupted = True
+        progress("interrupted")
+    finally:
+        if keep:
+            progress(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return errors, interrupted
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--wf", default=str(REPO / "target" / "release" / "wf"), help="the wf binary")
@@ -533,29 +562,7 @@ def main() -> int:
     for exe in [wf] + ([dvc] if "sweep-12" in names else []):
         versions[exe] = ctx.runner.run([exe, "--version"], tmp)[1].stdout.strip()
     started = time.perf_counter()
-    errors: list[tuple[str, str]] = []
-    interrupted = False
-    try:
-        for n in names:
-            progress(f"== {n}: {CASES[n][0]}")
-            t0 = time.perf_counter()
-            try:
-                CASES[n][1](ctx)
-            except BenchError as e:
-                progress(f"{n}: FAILED\n{e}")
-                errors.append((n, str(e)))
-            finally:
-                if not args.keep:
-                    shutil.rmtree(tmp / n, ignore_errors=True)
-            progress(f"{n}: done in {time.perf_counter() - t0:.0f} s")
-    except KeyboardInterrupt:
-        interrupted = True
-        progress("interrupted")
-    finally:
-        if args.keep:
-            progress(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    errors, interrupted = run_cases(names, CASES, ctx, tmp, args.keep)
 
     argv0 = getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv]
     out = [f"Command: `{shlex.join(argv0)}`", "", f"Machine: {machine()[0]}",

@@ -33,7 +33,7 @@ sys.path.insert(0, str(SCRIPT_DIR))
 from compare import (  # noqa: E402  (the helpers of benches/compare.py)
     BenchError, Runner, both, fmt_ratio, fmt_stats, fmt_time, git_commit_all, machine, progress, tail,
 )
-from exp import Row, dvc_project, iris_project, verdict  # noqa: E402  (and of benches/exp.py)
+from exp import Row, dvc_project, iris_project, run_cases, verdict  # noqa: E402  (and of benches/exp.py)
 
 OPTUNA_VERSION = "5.1.0"
 IRIS_TRIALS = 20
@@ -475,29 +475,7 @@ def main() -> int:
     for exe in [wf] + ([dvc] if "iris-20" in names else []):
         versions[exe] = ctx.runner.run([exe, "--version"], tmp)[1].stdout.strip()
     started = time.perf_counter()
-    errors: list[tuple[str, str]] = []
-    interrupted = False
-    try:
-        for n in names:
-            progress(f"== {n}: {CASES[n][0]}")
-            t0 = time.perf_counter()
-            try:
-                CASES[n][1](ctx)
-            except BenchError as e:
-                progress(f"{n}: FAILED\n{e}")
-                errors.append((n, str(e)))
-            finally:
-                if not args.keep:
-                    shutil.rmtree(tmp / n, ignore_errors=True)
-            progress(f"{n}: done in {time.perf_counter() - t0:.0f} s")
-    except KeyboardInterrupt:
-        interrupted = True
-        progress("interrupted")
-    finally:
-        if args.keep:
-            progress(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    errors, interrupted = run_cases(names, CASES, ctx, tmp, args.keep)
 
     argv0 = getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv]
     engines = [f"`{e}` ({v})" for e, v in versions.items()] + [f"optuna {OPTUNA_VERSION}"]
