@@ -366,6 +366,33 @@ fn pushed_experiments_pulled_into_a_fresh_clone_show_the_same_table() {
         .args(["-C", "specs", "status"])
         .stdout("Data and pipelines are up to date.\n")
         .success();
+    // `--json` says the same for scripts.
+    let pushed = ran
+        .test()
+        .current_dir("a")
+        .args(["exp", "push", "--json"])
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&pushed.stdout).unwrap();
+    assert_eq!(v["remote"], "team");
+    assert_eq!(v["pushed"].as_array().unwrap().len(), 0);
+    assert_eq!(v["present"].as_array().unwrap().len(), 2);
+    // A document from a newer wf is refused, naming it.
+    std::fs::write(
+        std::path::Path::new(remote).join("exps/ffffffffffffffffffffffffffffffff.json"),
+        r#"{"format": 99}"#,
+    )
+    .unwrap();
+    ran.test()
+        .current_dir("b")
+        .args(["exp", "pull"])
+        .status(2)
+        .stderr_contains("exps/ffffffffffffffffffffffffffffffff.json")
+        .stderr_contains("newer")
+        .run();
+    std::fs::remove_file(
+        std::path::Path::new(remote).join("exps/ffffffffffffffffffffffffffffffff.json"),
+    )
+    .unwrap();
     // Unknown names are errors, with nothing pulled.
     ran.test()
         .current_dir("b")

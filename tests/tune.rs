@@ -479,3 +479,53 @@ tune:
         .collect();
     assert_eq!(states, BTreeSet::from(["cancelled"]), "{study:#}");
 }
+
+#[test]
+fn tune_show_lists_studies_and_names_them_when_one_is_unknown() {
+    let t = project(
+        "  objective: m.json:loss\n  direction: min\n  sampler: grid\n  space:\n    kind: {choice: [a, b]}\n",
+    );
+    t.again()
+        .args(["tune", "show"])
+        .stdout_contains("No study yet")
+        .success();
+    t.again()
+        .args(["tune", "-j", "1", "--name", "first"])
+        .success();
+    t.again()
+        .args([
+            "tune",
+            "-j",
+            "1",
+            "--name",
+            "second",
+            "--sampler",
+            "random",
+            "-n",
+            "1",
+        ])
+        .success();
+    t.again()
+        .args(["tune", "show", "--md"])
+        .stdout_contains("| Study  | Objective   | Direction | Trials |")
+        .stdout_contains("| first  | m.json:loss | min       | 2      |")
+        .stdout_contains("| second | m.json:loss | min       | 1      |")
+        .success();
+    t.again()
+        .args(["tune", "show", "first", "--md"])
+        .stdout_contains("| Trial | Experiment")
+        .success();
+    t.again()
+        .args(["tune", "show", "third"])
+        .status(2)
+        .stderr_contains("no study named `third`")
+        .stderr_contains("the studies are `first`, `second`")
+        .run();
+    // A bad `prune:` is an error at its place too.
+    project("  objective: m.json:loss\n  direction: min\n  prune: sometimes\n  space:\n    x: {float: [0, 1]}\n")
+        .arg("tune")
+        .status(2)
+        .stderr_contains("pipeline.yaml:13:10")
+        .stderr_contains("`tune.prune` must be")
+        .run();
+}
