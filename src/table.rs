@@ -1,12 +1,21 @@
 //! `Table`: the one renderer of the text tables commands print (`metrics show|diff`,
-//! `params diff`, `model list`, `stage list`), as plain columns or a Markdown table.
+//! `params diff`, `model list`, `stage list`, `exp show`), as plain columns or a Markdown table.
+//! Cells are kept in one buffer and columns measured as rows come: a table of 10 000 rows has
+//! half a million cells.
 
 /// Rows of cells, laid out in left-aligned columns two spaces apart, lines without trailing
 /// blanks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Table {
     header: Option<Vec<String>>,
-    rows: Vec<Vec<String>>,
+    /// Every row's cells, one after the other.
+    text: String,
+    /// Each cell's end in `text` and its width in characters.
+    cells: Vec<(usize, usize)>,
+    /// Where each row's cells end in `cells`; an unfinished row is after the last.
+    rows: Vec<usize>,
+    /// The widest cell of each column, rows only.
+    widths: Vec<usize>,
     /// How much wider than its header every column is at least.
     header_pad: usize,
 }
@@ -35,8 +44,44 @@ impl Table {
     }
 
     /// Adds a row.
-    pub fn push<S: Into<String>>(&mut self, row: impl IntoIterator<Item = S>) {
-        self.rows.push(row.into_iter().map(Into::into).collect());
+    pub fn push<S: AsRef<str>>(&mut self, row: impl IntoIterator<Item = S>) {
+        for cell in row {
+            self.cell(cell.as_ref());
+        }
+        self.end_row();
+    }
+
+    /// Adds a cell to the row being made.
+    pub fn cell(&mut self, cell: &str) {
+        self.text.push_str(cell);
+        self.close_cell(self.text.len() - cell.len());
+    }
+
+    /// Adds a cell to the row being made, written by `write` into the table's own buffer.
+    pub fn cell_with(&mut self, write: impl FnOnce(&mut String)) {
+        let start = self.text.len();
+        write(&mut self.text);
+        self.close_cell(start);
+    }
+
+    fn close_cell(&mut self, start: usize) {
+        let written = &self.text[start..];
+        let width = if written.is_ascii() {
+            written.len()
+        } else {
+            written.chars().count()
+        };
+        let column = self.cells.len() - self.rows.last().copied().unwrap_or(0);
+        match self.widths.get_mut(column) {
+            Some(w) => *w = (*w).max(width),
+            None => self.widths.push(width),
+        }
+        self.cells.push((self.text.len(), width));
+    }
+
+    /// Ends the row being made.
+    pub fn end_row(&mut self) {
+        self.rows.push(self.cells.len());
     }
 
     /// Whether it has no rows.
@@ -44,76 +89,104 @@ impl Table {
         self.rows.is_empty()
     }
 
+    /// How wide its longest line is.
+    pub fn width(&self) -> usize {
+        let widths = self.widths();
+        widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1)
+    }
+
     /// Plain columns.
     pub fn text(&self) -> String {
         let widths = self.widths();
-        // One buffer for the whole table: a table of 10 000 rows has half a million cells.
         let mut s = String::with_capacity(
-            self.lines().count() * (widths.iter().sum::<usize>() + 2 * widths.len() + 1),
+            (self.rows.len() + 1) * (widths.iter().sum::<usize>() + 2 * widths.len() + 1),
         );
-        for cells in self.lines() {
+        self.each_line(|cells| {
             let start = s.len();
-            for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            for (i, ((cell, n), w)) in cells.zip(&widths).enumerate() {
                 if i > 0 {
                     s.push_str("  ");
                 }
                 s.push_str(cell);
-                let n = cell.chars().count();
-                s.extend(std::iter::repeat_n(' ', w.saturating_sub(n)));
+                pad(&mut s, w.saturating_sub(n));
             }
             let kept = s[start..].trim_end().len();
             s.truncate(start + kept);
             s.push('\n');
-        }
+        });
         s
     }
 
     /// A Markdown table; it ends with a blank line, as DVC's `--md`.
     pub fn markdown(&self) -> String {
         let widths = self.widths();
-        let line = |cells: &[String]| format!("| {} |\n", pad(cells, &widths).join(" | "));
         let mut s = String::new();
-        if let Some(header) = &self.header {
-            s.push_str(&line(header));
-            let dashes: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
-            s.push_str(&format!("|{}|\n", dashes.join("|")));
-        }
-        for row in &self.rows {
-            s.push_str(&line(row));
-        }
+        let line = |s: &mut String, cells: &mut dyn Iterator<Item = (&str, usize)>| {
+            s.push('|');
+            for ((cell, n), w) in cells.zip(&widths) {
+                s.push(' ');
+                s.push_str(cell);
+                pad(s, w.saturating_sub(n));
+                s.push_str(" |");
+            }
+            s.push('\n');
+        };
+        let mut header_done = self.header.is_none();
+        self.each_line(|mut cells| {
+            line(&mut s, &mut cells);
+            if !header_done {
+                header_done = true;
+                s.push('|');
+                for w in &widths {
+                    s.push_str(&"-".repeat(w + 2));
+                    s.push('|');
+                }
+                s.push('\n');
+            }
+        });
         s.push('\n');
         s
     }
 
-    fn lines(&self) -> impl Iterator<Item = &[String]> {
-        self.header.iter().chain(&self.rows).map(Vec::as_slice)
+    /// Each line's cells and their widths in characters: the header, then the rows.
+    fn each_line(&self, mut f: impl FnMut(&mut dyn Iterator<Item = (&str, usize)>)) {
+        if let Some(header) = &self.header {
+            f(&mut header.iter().map(|h| (h.as_str(), h.chars().count())));
+        }
+        let mut first = 0;
+        for &last in &self.rows {
+            let start = |c: usize| if c == 0 { 0 } else { self.cells[c - 1].0 };
+            f(
+                &mut (first..last)
+                    .map(|c| (&self.text[start(c)..self.cells[c].0], self.cells[c].1)),
+            );
+            first = last;
+        }
     }
 
-    fn widths(&self) -> Vec<usize> {
-        let columns = self.lines().map(<[String]>::len).max().unwrap_or(0);
+    /// Each column's width: its widest cell, header included.
+    pub fn widths(&self) -> Vec<usize> {
+        let header = self.header.as_deref().unwrap_or_default();
+        let columns = self.widths.len().max(header.len());
         (0..columns)
             .map(|c| {
-                let header = self
-                    .header
-                    .as_ref()
-                    .and_then(|h| h.get(c))
+                let h = header
+                    .get(c)
                     .map_or(0, |h| h.chars().count() + self.header_pad);
-                self.rows
-                    .iter()
-                    .filter_map(|r| r.get(c))
-                    .map(|cell| cell.chars().count())
-                    .fold(header, usize::max)
+                self.widths.get(c).copied().unwrap_or(0).max(h)
             })
             .collect()
     }
 }
 
-fn pad(cells: &[String], widths: &[usize]) -> Vec<String> {
-    cells
-        .iter()
-        .zip(widths)
-        .map(|(cell, w)| format!("{cell:<w$}"))
-        .collect()
+/// Appends `n` blanks.
+fn pad(s: &mut String, mut n: usize) {
+    const BLANKS: &str = "                                                                ";
+    while n > 0 {
+        let k = n.min(BLANKS.len());
+        s.push_str(&BLANKS[..k]);
+        n -= k;
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::store::Grid;
+use crate::store::{Grid, GridValue};
 
 /// How the table is chosen.
 #[derive(Debug, Clone, Default)]
@@ -60,7 +60,7 @@ pub struct Row {
     /// Its overrides.
     pub overrides: Vec<String>,
     /// One value per column (`None`: it has none).
-    pub values: Vec<Option<serde_json::Value>>,
+    pub values: Vec<Option<GridValue>>,
 }
 
 /// Rows under one baseline commit (`None`: not in git, or started outside it).
@@ -82,14 +82,14 @@ pub struct Sheet {
 }
 
 /// Tabulates the store's runs (oldest first) as `opts` asks.
-pub fn sheet(grid: &Grid, opts: &Options) -> Result<Sheet, String> {
+pub fn sheet(mut grid: Grid, opts: &Options) -> Result<Sheet, String> {
     let first = opts.limit.map_or(0, |n| grid.runs.len().saturating_sub(n));
     let chosen = first..grid.runs.len();
     // The columns the chosen runs have: metrics first, then params, each by file then key.
     let mut used = vec![false; grid.columns.len()];
     for i in chosen.clone() {
         for (c, _) in &grid.cells[i] {
-            used[*c] = true;
+            used[*c as usize] = true;
         }
     }
     let mut order: Vec<usize> = (0..grid.columns.len()).filter(|&c| used[c]).collect();
@@ -134,13 +134,13 @@ pub fn sheet(grid: &Grid, opts: &Options) -> Result<Sheet, String> {
     for (p, (c, _)) in columns.iter().enumerate() {
         at[*c] = Some(p);
     }
-    let mut values: Vec<Vec<Option<serde_json::Value>>> = chosen
+    let mut values: Vec<Vec<Option<GridValue>>> = chosen
         .clone()
         .map(|i| {
             let mut values = vec![None; columns.len()];
-            for (c, v) in &grid.cells[i] {
-                if let Some(p) = at[*c] {
-                    values[p] = Some(v.clone());
+            for (c, v) in std::mem::take(&mut grid.cells[i]) {
+                if let Some(p) = at[c as usize] {
+                    values[p] = Some(v);
                 }
             }
             values
@@ -167,15 +167,15 @@ pub fn sheet(grid: &Grid, opts: &Options) -> Result<Sheet, String> {
     let mut rows: Vec<(Option<String>, Row)> = chosen
         .zip(values)
         .map(|(i, values)| {
-            let run = &grid.runs[i];
+            let run = std::mem::take(&mut grid.runs[i]);
             (
-                run.parent.clone(),
+                run.parent,
                 Row {
-                    name: run.name.clone(),
-                    id: run.id.clone(),
+                    name: run.name,
+                    id: run.id,
                     created: run.started,
-                    state: run.status.clone(),
-                    overrides: run.overrides.clone(),
+                    state: run.status,
+                    overrides: run.overrides,
                     values,
                 },
             )
@@ -243,8 +243,8 @@ fn sort_column(columns: &[Column], by: &str) -> Result<SortBy, String> {
     }
 }
 
-/// Numbers by value, then strings; missing values last.
-fn compare(a: Option<&serde_json::Value>, b: Option<&serde_json::Value>) -> std::cmp::Ordering {
+/// Numbers by value, then the rest by their text; missing values last.
+fn compare(a: Option<&GridValue>, b: Option<&GridValue>) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     match (a, b) {
         (None, None) => Ordering::Equal,
@@ -254,7 +254,12 @@ fn compare(a: Option<&serde_json::Value>, b: Option<&serde_json::Value>) -> std:
             (Some(x), Some(y)) => x.total_cmp(&y),
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
-            (None, None) => a.to_string().cmp(&b.to_string()),
+            (None, None) => {
+                let (mut x, mut y) = (String::new(), String::new());
+                a.write(&mut x);
+                b.write(&mut y);
+                x.cmp(&y)
+            }
         },
     }
 }

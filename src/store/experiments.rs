@@ -38,7 +38,7 @@ impl Store {
                     metrics: BTreeMap::new(),
                 };
                 for (c, value) in cells {
-                    let c = &columns[c];
+                    let c = &columns[c as usize];
                     if c.metric {
                         let v = value.as_f64().unwrap_or(f64::NAN);
                         e.metrics
@@ -49,7 +49,7 @@ impl Store {
                         e.params
                             .entry(c.file.clone())
                             .or_default()
-                            .insert(c.key.clone(), value);
+                            .insert(c.key.clone(), value.to_json());
                     }
                 }
                 e

@@ -1,32 +1,27 @@
 //! The runs of the store with every param and metric as a column: what `wf exp show`
-//! tabulates, read in one pass over each table. A store of 10 000 experiments holds half a
-//! million values; each is placed by borrowed names, with no copy of a name already seen.
+//! tabulates. A store of 10 000 experiments holds half a million values: they come from the
+//! grid's cache (`grid_cache`), and only the runs that changed since it was written are read
+//! from the database, each value placed by borrowed names, with no copy of a name already seen.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::error::StoreError;
+use super::grid_cache::{self, Cache, Entry};
+pub use super::grid_value::{GridColumn, GridValue};
 use super::runs::{RUN_COLUMNS, Store, StoredRun, stored_run};
 
-/// A column: a metric or a param of one file.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct GridColumn {
-    /// A metric (else a param).
-    pub metric: bool,
-    /// Its file (`mlflow:STAGE` for what a stage's script logged through MLflow).
-    pub file: String,
-    /// Its dotted key.
-    pub key: String,
-}
+/// Above this many runs to read again, one pass over each table is quicker than a query a run.
+const ONE_BY_ONE: usize = 64;
 
 /// Runs and their values.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grid {
     /// The runs, oldest first.
     pub runs: Vec<StoredRun>,
-    /// Every column some run has a value in, in the order first read.
+    /// The columns values refer to (some perhaps of no run listed).
     pub columns: Vec<GridColumn>,
     /// Each run's values: column, value, in the order read (a later value of a column wins).
-    pub cells: Vec<Vec<(usize, serde_json::Value)>>,
+    pub cells: Vec<Vec<(u32, GridValue)>>,
 }
 
 /// Columns by kind, file and key, found by borrowed names. Runs mostly have the same columns
@@ -41,6 +36,19 @@ struct Columns {
 }
 
 impl Columns {
+    /// Columns that start as `list`.
+    fn seeded(list: Vec<GridColumn>) -> Columns {
+        let mut columns = Columns::default();
+        for (i, c) in list.iter().enumerate() {
+            columns.by_name[usize::from(c.metric)]
+                .entry(c.file.clone())
+                .or_default()
+                .insert(c.key.clone(), i);
+        }
+        columns.list = list;
+        columns
+    }
+
     /// A new run's values follow.
     fn next_run(&mut self) {
         self.before = std::mem::take(&mut self.now);
@@ -111,92 +119,222 @@ impl Store {
             message: e.to_string(),
         };
         let conn = self.reader();
+        // Runs and their keys first, values after: a run written in between is read again next
+        // time, never kept with values older than its key.
         let filter = if all { "" } else { "WHERE kind = 'experiment'" };
         let mut q = conn
             .prepare(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs {filter} ORDER BY seq"
+                "SELECT {RUN_COLUMNS}, seq, version FROM runs {filter} ORDER BY seq"
             ))
             .map_err(read)?;
-        let runs: Vec<StoredRun> = q
-            .query_map([], stored_run)
+        let (runs, versions): (Vec<StoredRun>, Vec<(i64, i64)>) = q
+            .query_map([], |r| Ok((stored_run(r)?, (r.get(12)?, r.get(13)?))))
             .map_err(read)?
-            .collect::<Result<_, _>>()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(read)?
+            .into_iter()
+            .unzip();
+        let mut children: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+        let mut q = conn
+            .prepare(
+                "SELECT parent, id, version FROM runs
+                 WHERE kind = 'mlflow' AND parent IS NOT NULL ORDER BY id",
+            )
             .map_err(read)?;
-        let mut cells: Vec<Vec<(usize, serde_json::Value)>> = vec![Vec::new(); runs.len()];
-        let mut columns = Columns::default();
-        let mut rows = Rows {
-            index: runs
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (r.id.as_str(), i))
-                .collect(),
-            last: None,
-        };
-        // Every row is read and those of other runs skipped: a join costs a lookup per row.
-        // A metrics file's numbers have one row each (step 0): no order is needed. What MLflow
-        // logged (`file = ''`) comes below, under the run whose stage logged it.
-        let sources = [
-            ("SELECT run, file, key, value FROM params", false),
-            (
-                "SELECT run, file, key, value FROM metrics WHERE file != ''",
-                true,
-            ),
-            (
-                "SELECT c.parent, 'mlflow:' || COALESCE(s.value, ''), x.key, x.value
-                 FROM runs c JOIN params x ON x.run = c.id
-                 LEFT JOIN tags s ON s.run = c.id AND s.key = 'wf.stage'
-                 WHERE c.kind = 'mlflow'",
-                false,
-            ),
-            (
-                "SELECT c.parent, 'mlflow:' || COALESCE(s.value, ''), x.key, x.value
-                 FROM runs c JOIN metrics x ON x.run = c.id
-                 LEFT JOIN tags s ON s.run = c.id AND s.key = 'wf.stage'
-                 WHERE c.kind = 'mlflow' ORDER BY x.step, x.timestamp",
-                true,
-            ),
-        ];
-        for (sql, metric) in sources {
-            let mut q = conn.prepare(sql).map_err(read)?;
-            let mut found = q.query([]).map_err(read)?;
-            while let Some(r) = found.next().map_err(read)? {
-                let Some(run) = r
-                    .get_ref(0)
-                    .map_err(read)?
-                    .as_str_or_null()
-                    .map_err(|e| read(e.into()))?
-                else {
-                    continue;
-                };
-                if rows.last.as_ref().is_none_or(|(last, _)| last != run) {
-                    columns.next_run();
-                }
-                let Some(i) = rows.of(run) else {
-                    continue;
-                };
-                let file = text(r, 1).map_err(read)?;
-                let file = file.strip_suffix(':').unwrap_or(file);
-                let column = columns.of(metric, file, text(r, 2).map_err(read)?);
-                let value = if metric {
-                    let v: Option<f64> = r.get(3).map_err(read)?;
-                    serde_json::Number::from_f64(v.unwrap_or(f64::NAN))
-                        .map_or(serde_json::Value::Null, serde_json::Value::Number)
-                } else if file.starts_with("mlflow") {
-                    serde_json::Value::String(text(r, 3).map_err(read)?.to_string())
-                } else {
-                    let v = text(r, 3).map_err(read)?;
-                    serde_json::from_str(v)
-                        .unwrap_or_else(|_| serde_json::Value::String(v.to_string()))
-                };
-                cells[i].push((column, value));
-            }
+        let mut found = q.query([]).map_err(read)?;
+        while let Some(r) = found.next().map_err(read)? {
+            children
+                .entry(r.get(0).map_err(read)?)
+                .or_default()
+                .push((r.get(1).map_err(read)?, r.get(2).map_err(read)?));
         }
+        let keys: Vec<u64> = runs
+            .iter()
+            .zip(&versions)
+            .map(|(run, &(seq, version))| key(seq, version, children.get(&run.id)))
+            .collect();
+
+        let cache_path = grid_cache::path(self.file());
+        let mut cache = Cache::load(&cache_path);
+        let stale: Vec<bool> = runs
+            .iter()
+            .zip(&keys)
+            .map(|(run, k)| cache.runs.get(&run.id).is_none_or(|e| e.key != *k))
+            .collect();
+        let n_stale = stale.iter().filter(|s| **s).count();
+        if n_stale > 0 {
+            let mut columns = Columns::seeded(std::mem::take(&mut cache.columns));
+            let mut cells: Vec<Vec<(u32, GridValue)>> = vec![Vec::new(); runs.len()];
+            if n_stale > ONE_BY_ONE {
+                read_all(conn, &runs, &stale, &mut columns, &mut cells).map_err(read)?;
+            } else {
+                for i in (0..runs.len()).filter(|&i| stale[i]) {
+                    cells[i] = read_one(conn, &runs[i].id, &mut columns).map_err(read)?;
+                }
+            }
+            for (i, cells) in cells.into_iter().enumerate().filter(|(i, _)| stale[*i]) {
+                let entry = Entry {
+                    key: keys[i],
+                    cells,
+                };
+                cache.runs.insert(runs[i].id.clone(), entry);
+            }
+            cache.columns = columns.list;
+            // Runs removed since are forgotten.
+            let mut q = conn.prepare("SELECT id FROM runs").map_err(read)?;
+            let ids: HashSet<String> = q
+                .query_map([], |r| r.get(0))
+                .map_err(read)?
+                .collect::<Result<_, _>>()
+                .map_err(read)?;
+            cache.runs.retain(|id, _| ids.contains(id));
+            cache.save(&cache_path);
+        }
+
+        let cells = runs
+            .iter()
+            .map(|run| {
+                cache
+                    .runs
+                    .remove(&run.id)
+                    .map_or_else(Vec::new, |e| e.cells)
+            })
+            .collect();
         Ok(Grid {
             runs,
-            columns: columns.list,
+            columns: cache.columns,
             cells,
         })
     }
+}
+
+/// What a run's entry in the cache is valid for: its place, its version, and its MLflow runs'.
+fn key(seq: i64, version: i64, children: Option<&Vec<(String, i64)>>) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(&seq.to_le_bytes());
+    h.update(&version.to_le_bytes());
+    for (id, version) in children.into_iter().flatten() {
+        h.update(id.as_bytes());
+        h.update(&version.to_le_bytes());
+    }
+    let mut first = [0; 8];
+    first.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// The queries that read runs' values: run, file, key, value, and whether a metric. `one` reads
+/// one run's (`?1`), else every run's. A metrics file's numbers have one row each (step 0): no
+/// order is needed. What MLflow logged (`file = ''`) comes under the run whose stage logged it.
+fn sources(one: bool) -> [(String, bool); 4] {
+    let (params, metrics, child) = if one {
+        ("WHERE run = ?1", "AND run = ?1", "AND c.parent = ?1")
+    } else {
+        ("", "", "")
+    };
+    [
+        (
+            format!("SELECT run, file, key, value FROM params {params}"),
+            false,
+        ),
+        (
+            format!("SELECT run, file, key, value FROM metrics WHERE file != '' {metrics}"),
+            true,
+        ),
+        (
+            format!(
+                "SELECT c.parent, 'mlflow:' || COALESCE(s.value, ''), x.key, x.value
+                 FROM runs c JOIN params x ON x.run = c.id
+                 LEFT JOIN tags s ON s.run = c.id AND s.key = 'wf.stage'
+                 WHERE c.kind = 'mlflow' {child}"
+            ),
+            false,
+        ),
+        (
+            format!(
+                "SELECT c.parent, 'mlflow:' || COALESCE(s.value, ''), x.key, x.value
+                 FROM runs c JOIN metrics x ON x.run = c.id
+                 LEFT JOIN tags s ON s.run = c.id AND s.key = 'wf.stage'
+                 WHERE c.kind = 'mlflow' {child} ORDER BY x.step, x.timestamp"
+            ),
+            true,
+        ),
+    ]
+}
+
+/// The values of the runs marked `stale`, in one pass over each table: every row is read and
+/// those of other runs skipped (a join would cost a lookup per row).
+fn read_all(
+    conn: &rusqlite::Connection,
+    runs: &[StoredRun],
+    stale: &[bool],
+    columns: &mut Columns,
+    cells: &mut [Vec<(u32, GridValue)>],
+) -> rusqlite::Result<()> {
+    let mut rows = Rows {
+        index: runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect(),
+        last: None,
+    };
+    for (sql, metric) in sources(false) {
+        let mut q = conn.prepare(&sql)?;
+        let mut found = q.query([])?;
+        while let Some(r) = found.next()? {
+            let Some(run) = r.get_ref(0)?.as_str_or_null()? else {
+                continue;
+            };
+            if rows.last.as_ref().is_none_or(|(last, _)| last != run) {
+                columns.next_run();
+            }
+            let Some(i) = rows.of(run).filter(|&i| stale[i]) else {
+                continue;
+            };
+            cells[i].push(cell(r, metric, columns)?);
+        }
+    }
+    Ok(())
+}
+
+/// The values of the run `id`.
+fn read_one(
+    conn: &rusqlite::Connection,
+    id: &str,
+    columns: &mut Columns,
+) -> rusqlite::Result<Vec<(u32, GridValue)>> {
+    let mut cells = Vec::new();
+    for (sql, metric) in sources(true) {
+        columns.next_run();
+        let mut q = conn.prepare_cached(&sql)?;
+        let mut found = q.query([id])?;
+        while let Some(r) = found.next()? {
+            cells.push(cell(r, metric, columns)?);
+        }
+    }
+    Ok(cells)
+}
+
+/// A row's column and value.
+fn cell(
+    r: &rusqlite::Row<'_>,
+    metric: bool,
+    columns: &mut Columns,
+) -> rusqlite::Result<(u32, GridValue)> {
+    let file = text(r, 1)?;
+    let file = file.strip_suffix(':').unwrap_or(file);
+    let column = columns.of(metric, file, text(r, 2)?);
+    let value = if metric {
+        let v: Option<f64> = r.get(3)?;
+        GridValue::float(v.unwrap_or(f64::NAN))
+    } else if file.starts_with("mlflow") {
+        GridValue::Text(text(r, 3)?.to_string())
+    } else {
+        let v = text(r, 3)?;
+        serde_json::from_str(v)
+            .map_or_else(|_| GridValue::Text(v.to_string()), |j| GridValue::of(&j))
+    };
+    Ok((u32::try_from(column).unwrap_or(u32::MAX), value))
 }
 
 /// Column `i` as text, borrowed from the row.

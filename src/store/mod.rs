@@ -5,6 +5,10 @@
 mod error;
 mod experiments;
 mod grid;
+mod grid_cache;
+#[cfg(test)]
+mod grid_tests;
+mod grid_value;
 mod mlflow;
 mod mlflow_runs;
 #[cfg(test)]
@@ -17,7 +21,7 @@ mod study;
 
 pub use error::StoreError;
 pub use experiments::Experiment;
-pub use grid::{Grid, GridColumn};
+pub use grid::{Grid, GridColumn, GridValue};
 pub(crate) use mlflow::{Batch, Experiment as MlflowExperiment, NewMlflowRun, Refusal, RunRow};
 pub use mlflow::{MlflowRun, Point, STAGE_TAG};
 pub use runs::{FILE, NewRun, Outcome, Store, StoredRun};

@@ -10,6 +10,10 @@
 /// or `deleted`) and artifact folder, and a metric's history as MLflow keeps it (several values
 /// of a key at one step, told apart by their time in seconds since the Unix epoch; a NULL value
 /// is NaN, which SQLite cannot hold). MLflow's params and metrics have `file = ''`.
+///
+/// 4: a run's `version`, bumped by triggers whenever one of its params, metrics or tags is
+/// added, changed or removed (by wf, or by anything else that writes the database): what the
+/// grid's cache (`runs.grid`) checks to know which runs it must read again.
 const MIGRATIONS: &[&str] = &[
     "
 CREATE TABLE runs (
@@ -99,6 +103,27 @@ INSERT INTO metrics_history (run, file, key, value, step)
     SELECT run, file, key, value, step FROM metrics;
 DROP TABLE metrics;
 ALTER TABLE metrics_history RENAME TO metrics;
+",
+    "
+ALTER TABLE runs ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER params_added AFTER INSERT ON params
+    BEGIN UPDATE runs SET version = version + 1 WHERE id = NEW.run; END;
+CREATE TRIGGER params_changed AFTER UPDATE ON params
+    BEGIN UPDATE runs SET version = version + 1 WHERE id IN (OLD.run, NEW.run); END;
+CREATE TRIGGER params_removed AFTER DELETE ON params
+    BEGIN UPDATE runs SET version = version + 1 WHERE id = OLD.run; END;
+CREATE TRIGGER metrics_added AFTER INSERT ON metrics
+    BEGIN UPDATE runs SET version = version + 1 WHERE id = NEW.run; END;
+CREATE TRIGGER metrics_changed AFTER UPDATE ON metrics
+    BEGIN UPDATE runs SET version = version + 1 WHERE id IN (OLD.run, NEW.run); END;
+CREATE TRIGGER metrics_removed AFTER DELETE ON metrics
+    BEGIN UPDATE runs SET version = version + 1 WHERE id = OLD.run; END;
+CREATE TRIGGER tags_added AFTER INSERT ON tags
+    BEGIN UPDATE runs SET version = version + 1 WHERE id = NEW.run; END;
+CREATE TRIGGER tags_changed AFTER UPDATE ON tags
+    BEGIN UPDATE runs SET version = version + 1 WHERE id IN (OLD.run, NEW.run); END;
+CREATE TRIGGER tags_removed AFTER DELETE ON tags
+    BEGIN UPDATE runs SET version = version + 1 WHERE id = OLD.run; END;
 ",
 ];
 

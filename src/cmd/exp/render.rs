@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::exp::show::{Kind, Sheet};
-use crate::store::MlflowRun;
+use crate::store::{GridValue, MlflowRun};
 
 pub(super) fn csv(sheet: &Sheet) -> String {
     let quote = |s: &str| {
@@ -66,7 +66,7 @@ pub(super) fn json(sheet: &Sheet, logged: &BTreeMap<String, Vec<MlflowRun>>) -> 
                 let file = into
                     .entry(c.file.clone())
                     .or_insert_with(|| serde_json::json!({}));
-                file[&c.key] = v.clone();
+                file[&c.key] = v.to_json();
             }
             list.push(serde_json::json!({
                 "name": row.name,
@@ -114,11 +114,17 @@ fn mlflow_run(run: &MlflowRun) -> serde_json::Value {
     })
 }
 
-pub(super) fn cell(v: &Option<serde_json::Value>) -> String {
+pub(super) fn cell(v: &Option<GridValue>) -> String {
+    let mut s = String::new();
+    write_cell(&mut s, v);
+    s
+}
+
+/// A value as a cell shows it: `-` for none, a string as it is.
+pub(super) fn write_cell(s: &mut String, v: &Option<GridValue>) {
     match v {
-        None => "-".into(),
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
+        None => s.push('-'),
+        Some(v) => v.write(s),
     }
 }
 

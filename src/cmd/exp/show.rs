@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::render::{cell, created};
+use super::render::{created, write_cell};
 use crate::cmd::Report;
 use crate::context::Context;
 use crate::error::Error;
@@ -80,7 +80,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         Some(store) => store.grid(opts.all)?,
         None => crate::store::Grid::default(),
     };
-    let sheet = show::sheet(&grid, &opts).map_err(|message| Error::Usage {
+    let sheet = show::sheet(grid, &opts).map_err(|message| Error::Usage {
         message,
         help: Some("`wf exp show` without `--sort-by` lists the columns".into()),
     })?;
@@ -99,9 +99,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     } else if args.csv {
         super::render::csv(&sheet)
     } else if args.md {
-        table(&sheet, None).markdown()
+        table(&sheet, None, sheet.columns.len()).markdown()
     } else {
-        fitted(&sheet, width())
+        fitted(sheet, width())
     };
     Ok(Report::ok(out))
 }
@@ -116,14 +116,12 @@ fn width() -> Option<usize> {
 
 /// The text table, made to fit `width`: first without the columns equal in every row, then with
 /// long cells shortened, then without the last columns.
-fn fitted(sheet: &Sheet, width: Option<usize>) -> String {
-    let full = table(sheet, None).text();
-    let Some(width) = width else { return full };
-    let fits = |s: &str| s.lines().all(|l| l.chars().count() <= width);
-    if fits(&full) {
-        return full;
-    }
-    let mut sheet = sheet.clone();
+fn fitted(sheet: Sheet, width: Option<usize>) -> String {
+    let full = table(&sheet, None, sheet.columns.len());
+    let Some(width) = width.filter(|w| full.width() > *w) else {
+        return full.text();
+    };
+    let mut sheet = sheet;
     let rows = || sheet.groups.iter().flat_map(|g| &g.rows);
     let same: Vec<bool> = (0..sheet.columns.len())
         .map(|i| {
@@ -141,25 +139,31 @@ fn fitted(sheet: &Sheet, width: Option<usize>) -> String {
         ));
     }
     for cut in [24, 16, 10] {
-        let short = table(&sheet, Some(cut)).text();
-        if fits(&short) {
-            return format!("{short}{note}");
+        let short = table(&sheet, Some(cut), sheet.columns.len());
+        if short.width() <= width {
+            return format!("{}{note}", short.text());
         }
     }
-    let mut dropped = 0;
-    while !sheet.columns.is_empty() {
-        let last = sheet.columns.len() - 1;
-        drop_columns(&mut sheet, |i| i == last);
-        dropped += 1;
-        let short = table(&sheet, Some(10)).text();
-        if fits(&short) {
-            note.push_str(&format!(
-                "({dropped} more columns do not fit: `--keep`, `--drop` or `--json` show them)\n"
-            ));
-            return format!("{short}{note}");
+    // As many columns as fit, the rest left out.
+    let short = table(&sheet, Some(10), sheet.columns.len());
+    let widths = short.widths();
+    let mut used = 0;
+    let mut kept = 0;
+    for (i, w) in widths.iter().enumerate() {
+        used += w + if i > 0 { 2 } else { 0 };
+        if used > width && i >= 3 {
+            break;
         }
+        kept = i + 1;
     }
-    format!("{full}{note}")
+    let shown = kept.saturating_sub(3);
+    let dropped = sheet.columns.len() - shown;
+    if dropped > 0 {
+        note.push_str(&format!(
+            "({dropped} more columns do not fit: `--keep`, `--drop` or `--json` show them)\n"
+        ));
+    }
+    format!("{}{note}", table(&sheet, Some(10), shown).text())
 }
 
 fn drop_columns(sheet: &mut Sheet, gone: impl Fn(usize) -> bool) {
@@ -178,24 +182,29 @@ fn drop_columns(sheet: &mut Sheet, gone: impl Fn(usize) -> bool) {
     }
 }
 
-/// `s`, shortened with `…` to `cut` characters.
-fn cap(s: &str, cut: Option<usize>) -> String {
-    match cut {
-        Some(cut) if s.chars().count() > cut => {
-            let keep: String = s.chars().take(cut.saturating_sub(1)).collect();
-            format!("{keep}…")
-        }
-        _ => s.to_string(),
+/// Shortens what `s` holds from `start` on with `…` to `cut` characters.
+fn cap(s: &mut String, start: usize, cut: Option<usize>) {
+    let Some(cut) = cut else { return };
+    if let Some((end, _)) = s[start..].char_indices().nth(cut) {
+        let keep = s[start..start + end]
+            .char_indices()
+            .nth(cut.saturating_sub(1))
+            .map_or(end, |(i, _)| i);
+        s.truncate(start + keep);
+        s.push('…');
     }
 }
 
-/// The table: Experiment, Created, State, then a column per metric and param; with `cut`, every
-/// header and value longer than it shortened (a dotted header to its last part first).
-fn table(sheet: &Sheet, cut: Option<usize>) -> Table {
+/// The table: Experiment, Created, State, then a column per metric and param (the first
+/// `columns` of them); with `cut`, every header and value longer than it shortened (a dotted
+/// header to its last part first).
+fn table(sheet: &Sheet, cut: Option<usize>, columns: usize) -> Table {
     let mut header = vec!["Experiment".to_string(), "Created".into(), "State".into()];
-    header.extend(sheet.columns.iter().map(|c| match cut {
+    header.extend(sheet.columns.iter().take(columns).map(|c| match cut {
         Some(n) if c.header.chars().count() > n => {
-            cap(c.header.rsplit('.').next().unwrap_or(&c.header), cut)
+            let mut h = c.header.rsplit('.').next().unwrap_or(&c.header).to_string();
+            cap(&mut h, 0, cut);
+            h
         }
         _ => c.header.clone(),
     }));
@@ -205,19 +214,31 @@ fn table(sheet: &Sheet, cut: Option<usize>) -> Table {
             .baseline
             .as_deref()
             .map_or("workspace".to_string(), |b| b.chars().take(7).collect());
-        let mut first = vec![base];
-        first.resize(3 + sheet.columns.len(), String::new());
-        t.push(first);
+        t.cell(&base);
+        for _ in 0..3 + columns.min(sheet.columns.len()) - 1 {
+            t.cell("");
+        }
+        t.end_row();
         let n = group.rows.len();
         for (i, row) in group.rows.iter().enumerate() {
             let branch = if i + 1 == n { "└──" } else { "├──" };
-            let mut cells = vec![
-                format!("{branch} {}", cap(&row.name, cut.map(|c| c.max(12)))),
-                created(row.created),
-                row.state.clone(),
-            ];
-            cells.extend(row.values.iter().map(|v| cap(&cell(v), cut)));
-            t.push(cells);
+            t.cell_with(|s| {
+                s.push_str(branch);
+                s.push(' ');
+                let start = s.len();
+                s.push_str(&row.name);
+                cap(s, start, cut.map(|c| c.max(12)));
+            });
+            t.cell(&created(row.created));
+            t.cell(&row.state);
+            for v in row.values.iter().take(columns) {
+                t.cell_with(|s| {
+                    let start = s.len();
+                    write_cell(s, v);
+                    cap(s, start, cut);
+                });
+            }
+            t.end_row();
         }
     }
     t
