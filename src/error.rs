@@ -161,9 +161,9 @@ impl Error {
                 )),
             ),
             Error::Config(e) => (e.loc().map(|l| (l, String::new())), vec![], e.help()),
+            Error::Cache(e) => (None, vec![], e.help()),
             Error::Locked(_)
             | Error::Model(_)
-            | Error::Cache(_)
             | Error::Remote(_)
             | Error::Hash(_)
             | Error::Lock(_) => (None, vec![], None),

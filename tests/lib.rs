@@ -7,6 +7,7 @@
 mod test;
 
 mod builtin;
+mod checkout;
 mod completions;
 mod dag;
 mod diff;
