@@ -529,3 +529,46 @@ fn bad_flag_is_a_usage_error() {
         .stderr_contains("unexpected argument '--bogus'")
         .run();
 }
+
+#[test]
+fn empty_spec_has_no_stages() {
+    // Regression: an empty spec printed nothing and exited 0.
+    for (name, text) in [
+        ("pipeline.yaml", ""),
+        ("pipeline.yaml", "# nothing yet\n"),
+        ("dvc.yaml", ""),
+    ] {
+        Test::new()
+            .write(name, text)
+            .arg("status")
+            .status(2)
+            .stderr(&format!(
+                "error: `{name}` is empty: it has no stages
+help: write at least one stage under `stages:`, such as `stages: {{train: {{cmd: python train.py}}}}`, or delete the file
+"
+            ))
+            .run();
+    }
+}
+
+#[test]
+fn stages_with_every_stage_commented_out() {
+    // As DVC ("expected a dictionary"); it was accepted silently.
+    for name in ["pipeline.yaml", "dvc.yaml"] {
+        Test::new()
+            .write(name, "vars:\n  - x: 1\nstages:\n#  train:\n#    cmd: python train.py\n")
+            .arg("repro")
+            .status(2)
+            .stderr(&format!(
+                "error: `stages` must be a mapping of stage names to stages, found null
+ --> {name}:3:1
+  |
+3 | stages:
+  | ^^^^^^ no stage under it
+  |
+  = help: write at least one stage under `stages:` (are they all commented out?), or remove `stages:`
+"
+            ))
+            .run();
+    }
+}

@@ -20,6 +20,18 @@ pub enum SpecError {
         /// The folder searched.
         dir: String,
     },
+    /// A spec file with nothing in it (or only comments).
+    #[error("`{path}` is empty: it has no stages")]
+    EmptySpec {
+        /// The spec file.
+        path: String,
+    },
+    /// `stages:` with no value, such as when every stage under it is commented out.
+    #[error("`stages` must be a mapping of stage names to stages, found null")]
+    NullStages {
+        /// The `stages` key.
+        loc: Loc,
+    },
     /// A mapping has the same key twice.
     #[error("duplicate key `{key}`")]
     DuplicateKey {
@@ -301,6 +313,14 @@ impl SpecError {
             SpecError::NoSpec { .. } => (
                 None,
                 Some("create `pipeline.yaml` (or run from a folder that has one), or pass `-C DIR`".into()),
+            ),
+            SpecError::EmptySpec { .. } => (
+                None,
+                Some("write at least one stage under `stages:`, such as `stages: {train: {cmd: python train.py}}`, or delete the file".into()),
+            ),
+            SpecError::NullStages { loc } => (
+                Some((loc, "no stage under it".into())),
+                Some("write at least one stage under `stages:` (are they all commented out?), or remove `stages:`".into()),
             ),
             SpecError::Yaml { loc, .. } => (Some((loc, String::new())), None),
             SpecError::DuplicateKey { loc, first, .. } => {
