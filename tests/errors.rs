@@ -572,3 +572,41 @@ fn stages_with_every_stage_commented_out() {
             .run();
     }
 }
+
+#[test]
+fn unclosed_bracket_in_params_points_at_it() {
+    // Regression: reported on the next line, as "illegal placement of ':' indicator".
+    Test::new()
+        .write("pipeline.yaml", "stages:\n  a:\n    cmd: echo ${lr}\n")
+        .write("params.yaml", "lr: 1\nsizes: [1, 2\nseed: 3\n")
+        .arg("status")
+        .status(2)
+        .stderr(
+            "error: invalid YAML: unclosed bracket `[`
+ --> params.yaml:2:8
+  |
+2 | sizes: [1, 2
+  |        ^ never closed
+3 | seed: 3
+  |     - the parser gave up here
+  |
+  = help: close it with `]` where the list ends, or write the list as a block, one `- item` per line
+",
+        )
+        .run();
+}
+
+#[test]
+fn interpolation_in_a_flow_list_suggests_quoting() {
+    spec_error(
+        "stages:\n  a:\n    foreach: [1, 2]\n    do:\n      cmd: touch a${item}.txt\n      outs: [a${item}.txt]\n",
+        "error: invalid YAML: while parsing a flow sequence, expected ',' or ']'
+ --> pipeline.yaml:6:16
+  |
+6 |       outs: [a${item}.txt]
+  |                ^
+  |
+  = help: `{` and `}` are flow indicators inside `[...]`: quote the value (`\"a${item}.txt\"`) or write a block list (`- a${item}.txt`)
+",
+    );
+}
