@@ -19,6 +19,7 @@ mod gc;
 mod interpolation;
 mod iris;
 mod layout;
+mod lock;
 mod remote;
 mod report;
 mod repro;
