@@ -9,6 +9,7 @@ use crate::cache::refs::{self, Tracked};
 use crate::dag::Dag;
 use crate::error::Error;
 use crate::hash::Hasher;
+use crate::lock::LockSet;
 use crate::pointer::PointerError;
 use crate::repo::Repo;
 use crate::select::{self, Reach};
@@ -35,8 +36,9 @@ pub fn tracked(repo: &Repo, targets: &[String]) -> Result<Vec<Tracked>, Error> {
         let t = select::targets(&repo.cwd, &pipeline, targets, false)?;
         select::stages(&pipeline, &dag, &t, Reach::Single)
     };
+    let locks = LockSet::read(&repo.root, &pipeline, &stages)?;
     Ok(
-        refs::tracked(&repo.root, &pipeline, &stages, targets.is_empty())
+        refs::tracked(&repo.root, &pipeline, &locks, &stages, targets.is_empty())
             .map_err(|message| PointerError { message })?,
     )
 }

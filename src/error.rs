@@ -119,7 +119,9 @@ impl Error {
             Error::Verify(_) => exit_code::BAD_INPUT,
             Error::Config(_) => exit_code::BAD_INPUT,
             // A lock that does not parse is bad input; one that cannot be read or written is not.
-            Error::Lock(crate::lock::LockError::Parse { .. }) => exit_code::BAD_INPUT,
+            Error::Lock(
+                crate::lock::LockError::Parse { .. } | crate::lock::LockError::Conflict { .. },
+            ) => exit_code::BAD_INPUT,
             Error::Lock(_) => exit_code::FAILED,
             Error::Git(e) => e.exit_code(),
         }
@@ -161,12 +163,11 @@ impl Error {
                 )),
             ),
             Error::Config(e) => (e.loc().map(|l| (l, String::new())), vec![], e.help()),
-            Error::Locked(_)
-            | Error::Model(_)
-            | Error::Cache(_)
-            | Error::Remote(_)
-            | Error::Hash(_)
-            | Error::Lock(_) => (None, vec![], None),
+            Error::Cache(e) => (None, vec![], e.help()),
+            Error::Locked(_) | Error::Model(_) | Error::Remote(_) | Error::Hash(_) => {
+                (None, vec![], None)
+            }
+            Error::Lock(e) => (e.loc().map(|l| (l, String::new())), vec![], e.help()),
             Error::Exec(e) => (None, vec![], e.help().map(str::to_string)),
             Error::Verify(e) => (None, vec![], e.help().map(str::to_string)),
             Error::Registry(e) => (None, vec![], Some(e.help().to_string())),

@@ -123,7 +123,7 @@ fn workspace_refs(repo: &Repo) -> Result<Vec<HashInfo>, Error> {
     let mut infos = Vec::new();
     if let Ok(p) = Pipeline::load(&repo.root, &repo.cwd, &[]) {
         for spec in &p.specs {
-            let lock = Lock::read(&Lock::path_for(&spec.dir.to_path(&repo.root)))?;
+            let lock = Lock::read(&repo.root, &spec.dir)?;
             infos.extend(
                 lock.stages
                     .values()

@@ -4,10 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::hash::HashInfo;
+use crate::repo_path::RepoPath;
+use crate::spec::{Loc, Source, Span};
 
 /// The lock file's name, beside its spec.
 pub const LOCK_NAME: &str = "pipeline.lock";
@@ -32,6 +35,18 @@ pub enum LockError {
         path: String,
         /// What is wrong.
         message: String,
+        /// Where, when the parser said.
+        loc: Option<Loc>,
+    },
+    /// The file still holds a merge's conflict markers.
+    #[error("`{path}` has an unresolved merge conflict (`{marker}`)")]
+    Conflict {
+        /// The lock file.
+        path: String,
+        /// The first marker (`<<<<<<<`, `|||||||`, `=======` or `>>>>>>>`).
+        marker: &'static str,
+        /// Its line.
+        loc: Loc,
     },
     /// The file cannot be written.
     #[error("cannot write `{path}`: {source}")]
@@ -41,6 +56,45 @@ pub enum LockError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+impl LockError {
+    /// The place in the lock the error points at.
+    pub fn loc(&self) -> Option<&Loc> {
+        match self {
+            LockError::Parse { loc, .. } => loc.as_ref(),
+            LockError::Conflict { loc, .. } => Some(loc),
+            LockError::Read { .. } | LockError::Write { .. } => None,
+        }
+    }
+
+    /// What to do about it.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            LockError::Conflict { .. } => Some(
+                "resolve the merge (keep the entries of one side, or both, without the markers), \
+                 then run again; wf does not read or rewrite a lock with conflict markers"
+                    .into(),
+            ),
+            LockError::Parse { path, .. } => Some(format!(
+                "fix `{path}` or restore it (`git checkout -- {path}`); wf does not rewrite a lock \
+                 it cannot read"
+            )),
+            LockError::Read { .. } | LockError::Write { .. } => None,
+        }
+    }
+}
+
+/// Git's conflict markers, each at the start of a line and followed by a space or nothing.
+const MARKERS: [&str; 4] = ["<<<<<<<", "|||||||", "=======", ">>>>>>>"];
+
+/// The first line of `text` holding a conflict marker: its 1-based number and the marker.
+fn conflict_marker(text: &str) -> Option<(usize, &'static str)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let marker = MARKERS.into_iter().find(|m| line.starts_with(m))?;
+        let rest = &line[marker.len()..];
+        (rest.is_empty() || rest.starts_with([' ', '\t', '\r'])).then_some((i + 1, marker))
+    })
 }
 
 /// One lock file.
@@ -141,9 +195,15 @@ impl Lock {
         spec_dir.join(LOCK_NAME)
     }
 
-    /// Reads a lock; a missing file is an empty lock.
-    pub fn read(path: &Path) -> Result<Lock, LockError> {
-        let text = match std::fs::read_to_string(path) {
+    /// Reads the lock of the spec in `dir` (`root` is the repository's); a missing file is an
+    /// empty lock. A file that does not parse, conflict markers included, is an error that
+    /// points at its line: it is never taken for an empty lock.
+    pub fn read(root: &Path, dir: &RepoPath) -> Result<Lock, LockError> {
+        let path = Lock::path_for(&dir.to_path(root));
+        let name = dir
+            .join(LOCK_NAME)
+            .map_or_else(|| LOCK_NAME.to_string(), |p| p.to_string());
+        let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Lock {
@@ -151,32 +211,50 @@ impl Lock {
                     stages: BTreeMap::new(),
                 });
             }
-            Err(source) => {
-                return Err(LockError::Read {
-                    path: path.display().to_string(),
-                    source,
-                });
-            }
+            Err(source) => return Err(LockError::Read { path: name, source }),
         };
-        let lock: Lock = serde_saphyr::from_str(&text).map_err(|e| LockError::Parse {
-            path: path.display().to_string(),
-            message: match e.location() {
-                Some(l) => format!(
-                    "{} at line {}, column {}",
-                    crate::spec::yaml::message(&e),
-                    l.line(),
-                    l.column()
-                ),
-                None => crate::spec::yaml::message(&e),
-            },
+        let src = Arc::new(Source {
+            name: name.clone(),
+            path,
+            text,
+        });
+        let at = |line: usize, col: usize, len: usize| Loc {
+            src: src.clone(),
+            span: Span::at(&src.text, line.max(1), col.max(1), len),
+        };
+        if let Some((line, marker)) = conflict_marker(&src.text) {
+            return Err(LockError::Conflict {
+                path: name,
+                marker,
+                loc: at(line, 1, marker.len()),
+            });
+        }
+        let lock: Lock = serde_saphyr::from_str(&src.text).map_err(|e| {
+            let place = e
+                .location()
+                .map(|l| (l.line() as usize, l.column() as usize));
+            // A `[` never closed is reported at its place, as in a spec.
+            match place.and_then(|(l, c)| crate::spec::flow::unclosed(&src.text, l, c)) {
+                Some(open) => LockError::Parse {
+                    path: name.clone(),
+                    message: format!("unclosed bracket `{}`", open.bracket),
+                    loc: Some(at(open.line, open.col, 1)),
+                },
+                None => LockError::Parse {
+                    path: name.clone(),
+                    message: crate::spec::yaml::message(&e),
+                    loc: place.map(|(l, c)| at(l, c, 1)),
+                },
+            }
         })?;
         if lock.version != VERSION {
             return Err(LockError::Parse {
-                path: path.display().to_string(),
+                path: name,
                 message: format!(
                     "version {} is not {VERSION}: it was written by another version of wf",
                     lock.version
                 ),
+                loc: None,
             });
         }
         Ok(lock)
@@ -254,7 +332,7 @@ mod tests {
         let dir_ = tempfile::tempdir().unwrap();
         let path = dir_.path().join(LOCK_NAME);
         lock.write(&path).unwrap();
-        assert_eq!(Lock::read(&path).unwrap(), lock);
+        assert_eq!(Lock::read(dir_.path(), &RepoPath::root()).unwrap(), lock);
         assert!(
             yaml.find("prepare:").unwrap() < yaml.find("train:").unwrap(),
             "{yaml}"
@@ -264,19 +342,37 @@ mod tests {
     #[test]
     fn missing_lock_is_empty_and_other_versions_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(
-            Lock::read(&dir.path().join(LOCK_NAME))
-                .unwrap()
-                .stages
-                .is_empty()
-        );
+        let read = || Lock::read(dir.path(), &RepoPath::root());
+        assert!(read().unwrap().stages.is_empty());
         std::fs::write(dir.path().join(LOCK_NAME), "version: 99\nstages: {}\n").unwrap();
-        assert!(
-            Lock::read(&dir.path().join(LOCK_NAME))
-                .unwrap_err()
-                .to_string()
-                .contains("another version")
-        );
+        assert!(read().unwrap_err().to_string().contains("another version"));
+    }
+
+    #[test]
+    fn conflict_markers_are_found_at_the_start_of_a_line() {
+        let text = "version: 1\nstages:\n<<<<<<< HEAD\n  a: {}\n=======\n  b: {}\n>>>>>>> x\n";
+        assert_eq!(conflict_marker(text), Some((3, "<<<<<<<")));
+        assert_eq!(conflict_marker("a: 1\n=======\n"), Some((2, "=======")));
+        assert_eq!(conflict_marker("a: '<<<<<<< x'\n  ========\n"), None);
+        assert_eq!(conflict_marker("a: 1\n=========\n"), None);
+    }
+
+    #[test]
+    fn a_broken_lock_is_an_error_at_its_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let read = || Lock::read(dir.path(), &RepoPath::root()).unwrap_err();
+        std::fs::write(
+            dir.path().join(LOCK_NAME),
+            "version: 1\nstages:\n<<<<<<< HEAD\n  a: {}\n=======\n>>>>>>> b\n",
+        )
+        .unwrap();
+        let e = read();
+        assert!(matches!(e, LockError::Conflict { .. }), "{e}");
+        assert_eq!(e.loc().unwrap().position(), "pipeline.lock:3:1");
+        std::fs::write(dir.path().join(LOCK_NAME), "version: 1\nstages: [\n").unwrap();
+        let e = read();
+        assert!(matches!(e, LockError::Parse { .. }), "{e}");
+        assert!(e.loc().is_some());
     }
 }
 
@@ -288,26 +384,23 @@ pub struct LockSet {
 }
 
 impl LockSet {
-    /// Reads the lock of each spec holding one of `stages`. A lock that cannot be read counts
-    /// as empty (every stage in it is new) and is rewritten by the next run.
+    /// Reads the lock of each spec holding one of `stages`; a missing lock is empty, one that
+    /// cannot be read or parsed is an error (never overwritten as if it were empty).
     pub fn read(
         root: &Path,
         p: &crate::spec::Pipeline,
         stages: &std::collections::BTreeSet<usize>,
-    ) -> LockSet {
+    ) -> Result<LockSet, LockError> {
         let mut set = LockSet::default();
         for &i in stages {
             let spec = &p.stages[i].spec;
-            set.locks.entry(spec.src.name.clone()).or_insert_with(|| {
+            if !set.locks.contains_key(&spec.src.name) {
                 let path = Lock::path_for(&spec.dir.to_path(root));
-                let lock = Lock::read(&path).unwrap_or(Lock {
-                    version: VERSION,
-                    stages: BTreeMap::new(),
-                });
-                (path, lock)
-            });
+                let lock = Lock::read(root, &spec.dir)?;
+                set.locks.insert(spec.src.name.clone(), (path, lock));
+            }
         }
-        set
+        Ok(set)
     }
 
     /// The entry of a stage.

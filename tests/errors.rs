@@ -529,3 +529,84 @@ fn bad_flag_is_a_usage_error() {
         .stderr_contains("unexpected argument '--bogus'")
         .run();
 }
+
+#[test]
+fn empty_spec_has_no_stages() {
+    // Regression: an empty spec printed nothing and exited 0.
+    for (name, text) in [
+        ("pipeline.yaml", ""),
+        ("pipeline.yaml", "# nothing yet\n"),
+        ("dvc.yaml", ""),
+    ] {
+        Test::new()
+            .write(name, text)
+            .arg("status")
+            .status(2)
+            .stderr(&format!(
+                "error: `{name}` is empty: it has no stages
+help: write at least one stage under `stages:`, such as `stages: {{train: {{cmd: python train.py}}}}`, or delete the file
+"
+            ))
+            .run();
+    }
+}
+
+#[test]
+fn stages_with_every_stage_commented_out() {
+    // As DVC ("expected a dictionary"); it was accepted silently.
+    for name in ["pipeline.yaml", "dvc.yaml"] {
+        Test::new()
+            .write(name, "vars:\n  - x: 1\nstages:\n#  train:\n#    cmd: python train.py\n")
+            .arg("repro")
+            .status(2)
+            .stderr(&format!(
+                "error: `stages` must be a mapping of stage names to stages, found null
+ --> {name}:3:1
+  |
+3 | stages:
+  | ^^^^^^ no stage under it
+  |
+  = help: write at least one stage under `stages:` (are they all commented out?), or remove `stages:`
+"
+            ))
+            .run();
+    }
+}
+
+#[test]
+fn unclosed_bracket_in_params_points_at_it() {
+    // Regression: reported on the next line, as "illegal placement of ':' indicator".
+    Test::new()
+        .write("pipeline.yaml", "stages:\n  a:\n    cmd: echo ${lr}\n")
+        .write("params.yaml", "lr: 1\nsizes: [1, 2\nseed: 3\n")
+        .arg("status")
+        .status(2)
+        .stderr(
+            "error: invalid YAML: unclosed bracket `[`
+ --> params.yaml:2:8
+  |
+2 | sizes: [1, 2
+  |        ^ never closed
+3 | seed: 3
+  |     - the parser gave up here
+  |
+  = help: close it with `]` where the list ends, or write the list as a block, one `- item` per line
+",
+        )
+        .run();
+}
+
+#[test]
+fn interpolation_in_a_flow_list_suggests_quoting() {
+    spec_error(
+        "stages:\n  a:\n    foreach: [1, 2]\n    do:\n      cmd: touch a${item}.txt\n      outs: [a${item}.txt]\n",
+        "error: invalid YAML: while parsing a flow sequence, expected ',' or ']'
+ --> pipeline.yaml:6:16
+  |
+6 |       outs: [a${item}.txt]
+  |                ^
+  |
+  = help: `{` and `}` are flow indicators inside `[...]`: quote the value (`\"a${item}.txt\"`) or write a block list (`- a${item}.txt`)
+",
+    );
+}

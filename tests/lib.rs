@@ -7,6 +7,7 @@
 mod test;
 
 mod builtin;
+mod checkout;
 mod completions;
 mod dag;
 mod diff;
@@ -18,6 +19,7 @@ mod gc;
 mod interpolation;
 mod iris;
 mod layout;
+mod lock;
 mod remote;
 mod report;
 mod repro;

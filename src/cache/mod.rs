@@ -4,6 +4,7 @@
 //! workspace. The fifth arrow of DESIGN.md's flow.
 
 mod link;
+mod manifest;
 pub mod refs;
 pub mod run_cache;
 
@@ -54,22 +55,31 @@ pub enum CacheError {
         /// The parser's message.
         message: String,
     },
+    /// A folder manifest names a file that checking it out would write outside the folder, or
+    /// twice, or over another.
+    #[error("folder manifest {hash} (`{path}`) cannot be checked out: {problem}")]
+    UnsafeManifest {
+        /// The manifest's hash.
+        hash: String,
+        /// The object file.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
-/// serde_json's error in wf's words, with its place.
-fn json_message(e: &serde_json::Error) -> String {
-    let what = match e.classify() {
-        serde_json::error::Category::Syntax => "not valid JSON".to_string(),
-        serde_json::error::Category::Eof => "the JSON ends early".to_string(),
-        // serde's own messages ("missing field `hash`") read well; drop serde_json's place.
-        _ => {
-            let text = e.to_string();
-            text.rsplit_once(" at line ")
-                .map_or(text.as_str(), |(m, _)| m)
-                .to_string()
+impl CacheError {
+    /// What to do about it, when there is something.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            CacheError::UnsafeManifest { .. } => Some(
+                "wf never writes such a manifest: remove the object from the cache (and the \
+                 remote it came from), then run `wf repro` to make the folder again"
+                    .into(),
+            ),
+            _ => None,
         }
-    };
-    format!("{what} at line {}, column {}", e.line(), e.column())
+    }
 }
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CacheError + use<> {
@@ -183,7 +193,8 @@ impl Cache {
         Ok(())
     }
 
-    /// Reads and checks a folder's manifest object.
+    /// Reads and checks a folder's manifest object: its hash, and that every entry is a plain
+    /// relative path inside the folder (the one place manifests are parsed).
     pub fn read_manifest(&self, hash: &str) -> Result<Vec<ManifestEntry>, CacheError> {
         let path = self.object_path(hash);
         let bytes = fs::read(&path).map_err(io_err("read", &path))?;
@@ -195,31 +206,50 @@ impl Cache {
                 actual,
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| CacheError::BadManifest {
+        let entries: Vec<ManifestEntry> =
+            serde_json::from_slice(&bytes).map_err(|e| CacheError::BadManifest {
+                path: path.display().to_string(),
+                message: manifest::json(&e),
+            })?;
+        manifest::check(&entries).map_err(|problem| CacheError::UnsafeManifest {
+            hash: hash.into(),
             path: path.display().to_string(),
-            message: json_message(&e),
-        })
+            problem,
+        })?;
+        Ok(entries)
     }
 
     /// Puts `info`'s content at `abs`, replacing what is there; `shown` names it in errors.
+    /// Nothing is written until the whole manifest of a folder is read and checked.
     pub fn checkout(&self, abs: &Path, shown: &str, info: &HashInfo) -> Result<(), CacheError> {
-        if !self.contains(info) {
-            return Err(CacheError::Missing {
-                path: shown.into(),
-                hash: info.hash.clone(),
-            });
+        let missing = || CacheError::Missing {
+            path: shown.into(),
+            hash: info.hash.clone(),
+        };
+        if !info.hash.ends_with(".dir") {
+            if !self.has_object(&info.hash) {
+                return Err(missing());
+            }
+            remove(abs)?;
+            return self.checkout_file(abs, &info.hash);
+        }
+        let entries = match self.read_manifest(&info.hash) {
+            Err(CacheError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Err(missing());
+            }
+            read => read?,
+        };
+        if !entries.iter().all(|e| self.has_object(&e.hash)) {
+            return Err(missing());
         }
         remove(abs)?;
-        if info.hash.ends_with(".dir") {
-            let entries = self.read_manifest(&info.hash)?;
-            fs::create_dir_all(abs).map_err(io_err("create", abs))?;
-            for e in &entries {
-                self.checkout_file(&entries_path(abs, &e.relpath), &e.hash)?;
-            }
-            Ok(())
-        } else {
-            self.checkout_file(abs, &info.hash)
+        // The folder is made afresh and the entries were checked (no `..`, no file that is
+        // another's folder), so no entry can lead through a link out of it.
+        fs::create_dir_all(abs).map_err(io_err("create", abs))?;
+        for e in &entries {
+            self.checkout_file(&entries_path(abs, &e.relpath), &e.hash)?;
         }
+        Ok(())
     }
 
     /// After a run: with hard or symbolic links, replace the workspace copy of a cached out by

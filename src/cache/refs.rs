@@ -22,14 +22,14 @@ pub struct Tracked {
     pub cached: bool,
 }
 
-/// The locked outs of `stages` and, with `pointers`, every `wf add`ed path.
+/// The locked outs of `stages` (their `locks`) and, with `pointers`, every `wf add`ed path.
 pub fn tracked(
     root: &Path,
     p: &Pipeline,
+    locks: &LockSet,
     stages: &BTreeSet<usize>,
     pointers: bool,
 ) -> Result<Vec<Tracked>, String> {
-    let locks = LockSet::read(root, p, stages);
     let mut out = Vec::new();
     for &i in stages {
         let stage = &p.stages[i];

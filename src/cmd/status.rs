@@ -46,7 +46,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         let t = select::targets(&ctx.cwd, &pipeline, &args.targets, false)?;
         select::stages(&pipeline, &dag, &t, Reach::Upstream)
     };
-    let locks = LockSet::read(&ctx.root, &pipeline, &stages);
+    let locks = LockSet::read(&ctx.root, &pipeline, &stages)?;
     let hasher = Hasher::open(&ctx.root, &workspace::state_path(&ctx.root)).with_progress(
         crate::report::progress_sink(ctx.terminal && !ctx.quiet && !args.json),
     );

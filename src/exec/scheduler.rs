@@ -106,14 +106,19 @@ enum Done {
     Halted,
 }
 
-/// Runs the plan; events go to `events`. Returns when every started stage has ended.
-pub async fn run(shared: Arc<Shared>, mut plan: Plan, events: Events) -> Summary {
+/// Runs the plan, recording finished stages in `locks`; events go to `events`. Returns when every
+/// started stage has ended.
+pub async fn run(
+    shared: Arc<Shared>,
+    mut plan: Plan,
+    mut locks: LockSet,
+    events: Events,
+) -> Summary {
     let p = &shared.pipeline;
     let _ = events.send(Event::RunStarted {
         total: plan.stages.len(),
     });
     let clock = Instant::now();
-    let mut locks = LockSet::read(&shared.root, p, &plan.stages);
     let mut pending: HashMap<usize, usize> = plan
         .stages
         .iter()

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use super::options::{Reach, RunOptions};
+use super::options::RunOptions;
 use super::record::RunRecord;
 use crate::cache::Cache;
 use crate::cache::run_cache::RunCache;
@@ -74,6 +74,8 @@ pub fn load(repo: &Repo, opts: &RunOptions) -> Result<Loaded, Error> {
 pub struct Prepared {
     shared: Arc<Shared>,
     plan: Plan,
+    /// The locks of the plan's specs, read once all else is ready (a broken one stops the run).
+    locks: LockSet,
     overrides: Arc<crate::overrides::Overrides>,
     /// The folder the run was started from (where metrics are looked up from).
     cwd: crate::repo_path::RepoPath,
@@ -125,6 +127,7 @@ pub fn prepare(
     };
     let cache = crate::cache::Cache::new(cache_dir.clone(), config.link_type()?);
     let executors = executors(repo, &pipeline, &config, opts.executor, &hasher, &cache)?;
+    let locks = LockSet::read(&repo.root, &pipeline, &plan.stages)?;
     let shared = Shared {
         root: repo.root.clone(),
         pipeline,
@@ -143,6 +146,7 @@ pub fn prepare(
     Ok(Prepared {
         shared: Arc::new(shared),
         plan,
+        locks,
         overrides: opts.overrides.clone(),
         cwd: repo.cwd.clone(),
         origin: opts.origin.clone(),
@@ -171,7 +175,7 @@ impl Prepared {
     /// Runs the plan; returns (and saves) its record. With an origin, the run is kept in the
     /// run store too: as running from the start, so that a killed run is seen not to have
     /// finished, then with its outcome.
-    pub async fn execute(self, mut events: Events) -> RunRecord {
+    pub async fn execute(mut self, mut events: Events) -> RunRecord {
         let tails = self
             .origin
             .is_some()
@@ -186,7 +190,14 @@ impl Prepared {
             Some((_, id)) => self.serve_tracking(id, &events).await,
             None => None,
         };
-        let summary = exec::run(self.shared.clone(), self.plan.clone(), events.clone()).await;
+        let locks = std::mem::take(&mut self.locks);
+        let summary = exec::run(
+            self.shared.clone(),
+            self.plan.clone(),
+            locks,
+            events.clone(),
+        )
+        .await;
         if let Some(server) = tracking {
             // A stage's leftover process holding a connection open does not hold up the run.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), server.stop()).await;
@@ -463,7 +474,7 @@ impl Prepared {
     ) {
         let shared = &self.shared;
         let p = &shared.pipeline;
-        let locks = LockSet::read(&shared.root, p, &self.plan.stages);
+        let locks = &self.locks;
         let mut params = Params::with(self.overrides.clone());
         for i in shared
             .dag
@@ -560,18 +571,6 @@ fn executors(
     }
     executors.assign(&names);
     Ok(executors)
-}
-
-/// The reach `-s` (only the targets) and `--downstream` ask for; the targets' upstream if
-/// neither.
-pub fn reach(single_item: bool, downstream: bool) -> Reach {
-    if single_item {
-        Reach::Single
-    } else if downstream {
-        Reach::Downstream
-    } else {
-        Reach::Upstream
-    }
 }
 
 /// Where the workspace stands in git, if it is a git checkout.

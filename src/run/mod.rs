@@ -9,7 +9,7 @@ pub mod record;
 mod tails;
 mod task;
 
-pub use engine::{DryStage, Loaded, Prepared, load, prepare, reach, run};
-pub use options::{Origin, Reach, Recorded, RunOptions, Sharing};
+pub use engine::{DryStage, Loaded, Prepared, load, prepare, run};
+pub use options::{Origin, Reach, Recorded, RunOptions, Sharing, reach};
 pub use record::{RunRecord, RunStatus, StageOutcome, StageRecord};
 pub use task::{TaskEnd, run_task};

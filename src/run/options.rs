@@ -4,6 +4,18 @@ use crate::spec::ExecutorName;
 
 pub use crate::select::Reach;
 
+/// The reach `-s` (only the targets) and `--downstream` ask for; the targets' upstream if
+/// neither.
+pub fn reach(single_item: bool, downstream: bool) -> Reach {
+    if single_item {
+        Reach::Single
+    } else if downstream {
+        Reach::Downstream
+    } else {
+        Reach::Upstream
+    }
+}
+
 /// What to run and how: the choices `wf repro`, `wf watch`, experiments and tuning share.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {

@@ -20,6 +20,18 @@ pub enum SpecError {
         /// The folder searched.
         dir: String,
     },
+    /// A spec file with nothing in it (or only comments).
+    #[error("`{path}` is empty: it has no stages")]
+    EmptySpec {
+        /// The spec file.
+        path: String,
+    },
+    /// `stages:` with no value, such as when every stage under it is commented out.
+    #[error("`stages` must be a mapping of stage names to stages, found null")]
+    NullStages {
+        /// The `stages` key.
+        loc: Loc,
+    },
     /// A mapping has the same key twice.
     #[error("duplicate key `{key}`")]
     DuplicateKey {
@@ -37,6 +49,18 @@ pub enum SpecError {
         message: String,
         /// Where.
         loc: Loc,
+        /// What to write instead, when the mistake is a common one.
+        help: Option<String>,
+    },
+    /// A `[` or `{` never closed: the parser only notices at a later line.
+    #[error("invalid YAML: unclosed bracket `{bracket}`")]
+    Unclosed {
+        /// `[` or `{`.
+        bracket: char,
+        /// The bracket.
+        loc: Loc,
+        /// Where the parser gave up.
+        stopped: Loc,
     },
     /// A key that the schema does not know.
     #[error("unknown field `{field}` in {context}, expected one of {}", expected.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", "))]
@@ -302,7 +326,33 @@ impl SpecError {
                 None,
                 Some("create `pipeline.yaml` (or run from a folder that has one), or pass `-C DIR`".into()),
             ),
-            SpecError::Yaml { loc, .. } => (Some((loc, String::new())), None),
+            SpecError::EmptySpec { .. } => (
+                None,
+                Some("write at least one stage under `stages:`, such as `stages: {train: {cmd: python train.py}}`, or delete the file".into()),
+            ),
+            SpecError::NullStages { loc } => (
+                Some((loc, "no stage under it".into())),
+                Some("write at least one stage under `stages:` (are they all commented out?), or remove `stages:`".into()),
+            ),
+            SpecError::Yaml { loc, help, .. } => (Some((loc, String::new())), help.clone()),
+            SpecError::Unclosed {
+                bracket,
+                loc,
+                stopped,
+            } => {
+                secondary.push((stopped, "the parser gave up here".into()));
+                let (close, what, item) = if *bracket == '[' {
+                    (']', "list", "`- item`")
+                } else {
+                    ('}', "mapping", "`key: value`")
+                };
+                (
+                    Some((loc, "never closed".into())),
+                    Some(format!(
+                        "close it with `{close}` where the {what} ends, or write the {what} as a block, one {item} per line"
+                    )),
+                )
+            }
             SpecError::DuplicateKey { loc, first, .. } => {
                 if let Some(first) = first {
                     secondary.push((first, "first written here".into()));

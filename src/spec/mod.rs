@@ -3,6 +3,7 @@
 //! DESIGN.md's flow.
 
 pub mod error;
+pub(crate) mod flow;
 pub mod interp;
 mod python;
 pub mod resolve;

@@ -118,9 +118,8 @@ pub struct RawSpec {
 pub fn check(root: &Node, src: &Arc<Source>) -> Result<RawSpec, SpecError> {
     let c = Checker { src };
     if matches!(root.kind, Kind::Null) {
-        return Ok(RawSpec {
-            vars: vec![],
-            stages: vec![],
+        return Err(SpecError::EmptySpec {
+            path: src.name.clone(),
         });
     }
     let top = c.map(root, "the spec", "a mapping with `stages:`")?;
@@ -139,11 +138,14 @@ pub fn check(root: &Node, src: &Arc<Source>) -> Result<RawSpec, SpecError> {
             }
         }
     }
-    let Some(stages) = root.get("stages") else {
+    let Some((key, stages)) = top.iter().find(|(k, _)| k.name == "stages") else {
         return Ok(spec);
     };
     if matches!(stages.kind, Kind::Null) {
-        return Ok(spec);
+        // As DVC, which says "expected a dictionary": an empty `stages:` is a mistake.
+        return Err(SpecError::NullStages {
+            loc: c.loc_key(key),
+        });
     }
     for (name, def) in c.map(stages, "stages", "a mapping of stage names to stages")? {
         if name.name.contains(['@', ':', '/']) || name.name.is_empty() {

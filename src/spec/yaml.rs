@@ -119,12 +119,32 @@ fn translate(src: &Arc<Source>, e: &serde_saphyr::Error) -> SpecError {
             first,
         };
     }
+    let loc = |line, col| Loc {
+        src: src.clone(),
+        span: Span::at(&src.text, line, col, 1),
+    };
+    if let Some(open) = super::flow::unclosed(&src.text, line, col) {
+        return SpecError::Unclosed {
+            bracket: open.bracket,
+            loc: loc(open.line, open.col),
+            stopped: loc(line, col),
+        };
+    }
+    // `{` and `}` are flow indicators: `[a${item}.txt]` breaks on them, a common DVC mistake.
+    let help = super::flow::interpolation_in_flow(&src.text, line).map(|(bracket, value)| {
+        let (inside, block) = if bracket == '[' {
+            ("[...]", format!("write a block list (`- {value}`)"))
+        } else {
+            ("{...}", "write the mapping as a block".into())
+        };
+        format!(
+            "`{{` and `}}` are flow indicators inside `{inside}`: quote the value (`\"{value}\"`) or {block}"
+        )
+    });
     SpecError::Yaml {
         message: message(e),
-        loc: Loc {
-            src: src.clone(),
-            span: Span::at(&src.text, line, col, 1),
-        },
+        loc: loc(line, col),
+        help,
     }
 }
 

@@ -45,7 +45,7 @@ pub fn verify(repo: &Repo, targets: &[String], jobs: Option<usize>) -> Result<Ve
         .into_iter()
         .filter(|&i| !pipeline.stages[i].frozen)
         .collect();
-    let locks = LockSet::read(&repo.root, &pipeline, &stages);
+    let locks = LockSet::read(&repo.root, &pipeline, &stages)?;
     check_workspace(repo, &pipeline, &stages, &locks)?;
     let outs: BTreeSet<RepoPath> = stages
         .iter()
@@ -95,10 +95,8 @@ pub fn verify(repo: &Repo, targets: &[String], jobs: Option<usize>) -> Result<Ve
             continue;
         };
         let again =
-            Lock::read(&Lock::path_for(&stage.spec.dir.to_path(scratch.path()))).map_err(|e| {
-                VerifyError::Inputs {
-                    message: e.to_string(),
-                }
+            Lock::read(scratch.path(), &stage.spec.dir).map_err(|e| VerifyError::Inputs {
+                message: e.to_string(),
             })?;
         let Some(fresh) = again.stages.get(&stage.name) else {
             continue;
