@@ -153,7 +153,9 @@ pub struct PathHash {
     pub path: String,
     /// The hash algorithm, `blake3`.
     pub hash: String,
-    /// The hex digest (`.dir` appended for a folder).
+    /// The hex digest (`.dir` appended for a folder); nothing else is read, as it names a path
+    /// in the cache.
+    #[serde(deserialize_with = "crate::hash::content_hash")]
     pub blake3: String,
     /// Bytes (a folder: all its files).
     pub size: u64,

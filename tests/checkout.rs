@@ -99,3 +99,36 @@ fn a_pulled_manifest_leaving_its_folder_is_refused() {
     assert!(!out.path().join("x").exists());
     assert!(!out.path().join("repo/out").exists());
 }
+
+#[test]
+fn a_lock_whose_hash_is_a_path_is_refused_at_its_line() {
+    // Regression: the hash names the object's path in the cache, so `../../../x` reached out of
+    // it; a hash cut inside a multi-byte character made wf panic.
+    for hash in ["../../../../x", "aé"] {
+        let t = Test::new()
+            .write(
+                "pipeline.yaml",
+                &format!("stages:\n  make:\n    cmd: {CMD}\n    outs: [out]\n"),
+            )
+            .write(
+                "pipeline.lock",
+                &format!(
+                    "version: 1\nstages:\n  make:\n    cmd: {CMD}\n    outs:\n    - path: out\n      hash: blake3\n      blake3: {hash}\n      size: 5\n"
+                ),
+            );
+        let lock_before = std::fs::read(t.path().join("pipeline.lock")).unwrap();
+        let out = t
+            .arg("checkout")
+            .status(2)
+            .stderr_contains(&format!(
+                "`{hash}` is no hash of wf's: 64 lowercase hex digits"
+            ))
+            .stderr_contains("pipeline.lock:8:")
+            .run();
+        assert_eq!(
+            std::fs::read(out.path().join("pipeline.lock")).unwrap(),
+            lock_before
+        );
+        assert!(!out.path().join("out").exists());
+    }
+}

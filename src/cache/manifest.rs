@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::hash::ManifestEntry;
+use crate::hash::{ManifestEntry, is_blake3};
 
 /// Checks every entry of a manifest: a plain relative path inside its folder (no `..`, `.` or
 /// empty part, not absolute), each once, none inside another's file, naming a blake3 object.
@@ -46,11 +46,6 @@ pub(super) fn check(entries: &[ManifestEntry]) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Whether `hash` is a file's blake3: 64 lowercase hex digits.
-fn is_blake3(hash: &str) -> bool {
-    hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// serde_json's error in wf's words, with its place.

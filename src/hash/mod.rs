@@ -31,12 +31,34 @@ use self::state::{Stamp, StateTable};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HashInfo {
     /// 64 lowercase hex chars of blake3; for a folder, that of its manifest followed by `.dir`.
+    /// Nothing else is read: the hash names a path in the cache and on remotes.
+    #[serde(deserialize_with = "content_hash")]
     pub hash: String,
     /// Bytes in the file, or in all the files of the folder.
     pub size: u64,
     /// How many files the folder holds; `None` for a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nfiles: Option<u64>,
+}
+
+/// Whether `hash` is a file's blake3: 64 lowercase hex digits.
+pub(crate) fn is_blake3(hash: &str) -> bool {
+    hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A file's or a folder's hash, as a lock, a pointer file or the run-cache holds it; anything
+/// else (a path such as `../../x` among them) is refused where it is read.
+pub(crate) fn content_hash<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let hash = String::deserialize(d)?;
+    if is_blake3(hash.strip_suffix(".dir").unwrap_or(&hash)) {
+        Ok(hash)
+    } else {
+        let shown: String = hash.chars().take(80).collect();
+        Err(serde::de::Error::custom(format!(
+            "`{shown}` is no hash of wf's: 64 lowercase hex digits (blake3), followed by `.dir` \
+             for a folder"
+        )))
+    }
 }
 
 /// One file of a folder's manifest.
@@ -414,16 +436,17 @@ mod tests {
 
     #[test]
     fn hash_info_json_leaves_out_nfiles_of_a_file() {
+        let h = "0".repeat(64);
         let file = HashInfo {
-            hash: "h".into(),
+            hash: h.clone(),
             size: 1,
             nfiles: None,
         };
-        assert_eq!(
-            serde_json::to_string(&file).unwrap(),
-            r#"{"hash":"h","size":1}"#
-        );
-        let back: HashInfo = serde_json::from_str(r#"{"hash":"h","size":1}"#).unwrap();
+        let json = format!(r#"{{"hash":"{h}","size":1}}"#);
+        assert_eq!(serde_json::to_string(&file).unwrap(), json);
+        let back: HashInfo = serde_json::from_str(&json).unwrap();
         assert_eq!(back, file);
+        let bad = serde_json::from_str::<HashInfo>(r#"{"hash":"../x","size":1}"#).unwrap_err();
+        assert!(bad.to_string().contains("is no hash of wf's"), "{bad}");
     }
 }
