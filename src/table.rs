@@ -43,6 +43,12 @@ impl Table {
         Table::default()
     }
 
+    /// Makes room for `cells` more cells of `bytes` in all.
+    pub fn reserve(&mut self, cells: usize, bytes: usize) {
+        self.cells.reserve(cells);
+        self.text.reserve(bytes);
+    }
+
     /// Adds a row.
     pub fn push<S: AsRef<str>>(&mut self, row: impl IntoIterator<Item = S>) {
         for cell in row {

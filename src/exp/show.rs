@@ -88,8 +88,8 @@ pub fn sheet(mut grid: Grid, opts: &Options) -> Result<Sheet, String> {
     // The columns the chosen runs have: metrics first, then params, each by file then key.
     let mut used = vec![false; grid.columns.len()];
     for i in chosen.clone() {
-        for (c, _) in &grid.cells[i] {
-            used[*c as usize] = true;
+        for c in grid.cells[i].columns() {
+            used[c as usize] = true;
         }
     }
     let mut order: Vec<usize> = (0..grid.columns.len()).filter(|&c| used[c]).collect();

@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::error::StoreError;
 use super::grid_cache::{self, Cache, Entry};
-pub use super::grid_value::{GridColumn, GridValue};
+pub use super::grid_value::{Cells, GridColumn, GridValue};
+use rusqlite::OptionalExtension;
+
 use super::runs::{RUN_COLUMNS, Store, StoredRun, stored_run};
 
 /// Above this many runs to read again, one pass over each table is quicker than a query a run.
@@ -20,8 +22,8 @@ pub struct Grid {
     pub runs: Vec<StoredRun>,
     /// The columns values refer to (some perhaps of no run listed).
     pub columns: Vec<GridColumn>,
-    /// Each run's values: column, value, in the order read (a later value of a column wins).
-    pub cells: Vec<Vec<(u32, GridValue)>>,
+    /// Each run's values: column, value (a later value of a column wins).
+    pub cells: Vec<Cells>,
 }
 
 /// Columns by kind, file and key, found by borrowed names. Runs mostly have the same columns
@@ -119,21 +121,19 @@ impl Store {
             message: e.to_string(),
         };
         let conn = self.reader();
-        // Runs and their keys first, values after: a run written in between is read again next
-        // time, never kept with values older than its key.
+        // Runs and their keys first, the rest after: a run written in between is read again
+        // next time, never kept with a key newer than what was read of it.
         let filter = if all { "" } else { "WHERE kind = 'experiment'" };
         let mut q = conn
             .prepare(&format!(
-                "SELECT {RUN_COLUMNS}, seq, version FROM runs {filter} ORDER BY seq"
+                "SELECT id, seq, version FROM runs {filter} ORDER BY seq"
             ))
             .map_err(read)?;
-        let (runs, versions): (Vec<StoredRun>, Vec<(i64, i64)>) = q
-            .query_map([], |r| Ok((stored_run(r)?, (r.get(12)?, r.get(13)?))))
+        let listed: Vec<(String, i64, i64)> = q
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(read)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(read)?
-            .into_iter()
-            .unzip();
+            .collect::<Result<_, _>>()
+            .map_err(read)?;
         let mut children: HashMap<String, Vec<(String, i64)>> = HashMap::new();
         let mut q = conn
             .prepare(
@@ -148,58 +148,94 @@ impl Store {
                 .or_default()
                 .push((r.get(1).map_err(read)?, r.get(2).map_err(read)?));
         }
-        let keys: Vec<u64> = runs
-            .iter()
-            .zip(&versions)
-            .map(|(run, &(seq, version))| key(seq, version, children.get(&run.id)))
-            .collect();
+        let (ids, keys): (Vec<String>, Vec<u64>) = listed
+            .into_iter()
+            .map(|(id, seq, version)| {
+                let key = key(seq, version, children.get(&id));
+                (id, key)
+            })
+            .unzip();
 
         let cache_path = grid_cache::path(self.file());
         let mut cache = Cache::load(&cache_path);
-        let stale: Vec<bool> = runs
+        let mut at = cache.places();
+        let stale: Vec<bool> = ids
             .iter()
             .zip(&keys)
-            .map(|(run, k)| cache.runs.get(&run.id).is_none_or(|e| e.key != *k))
+            .map(|(id, k)| at.get(id).is_none_or(|&j| cache.runs[j].key != *k))
             .collect();
         let n_stale = stale.iter().filter(|s| **s).count();
         if n_stale > 0 {
             let mut columns = Columns::seeded(std::mem::take(&mut cache.columns));
-            let mut cells: Vec<Vec<(u32, GridValue)>> = vec![Vec::new(); runs.len()];
+            let mut cells: Vec<Vec<(u32, GridValue)>> = vec![Vec::new(); ids.len()];
+            let mut rows: HashMap<String, StoredRun> = HashMap::new();
             if n_stale > ONE_BY_ONE {
-                read_all(conn, &runs, &stale, &mut columns, &mut cells).map_err(read)?;
+                let mut q = conn
+                    .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs {filter}"))
+                    .map_err(read)?;
+                let wanted: HashSet<&str> = (0..ids.len())
+                    .filter(|&i| stale[i])
+                    .map(|i| ids[i].as_str())
+                    .collect();
+                for run in q.query_map([], stored_run).map_err(read)? {
+                    let run = run.map_err(read)?;
+                    if wanted.contains(run.id.as_str()) {
+                        rows.insert(run.id.clone(), run);
+                    }
+                }
+                read_all(conn, &ids, &stale, &mut columns, &mut cells).map_err(read)?;
             } else {
-                for i in (0..runs.len()).filter(|&i| stale[i]) {
-                    cells[i] = read_one(conn, &runs[i].id, &mut columns).map_err(read)?;
+                let mut q = conn
+                    .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
+                    .map_err(read)?;
+                for i in (0..ids.len()).filter(|&i| stale[i]) {
+                    if let Some(run) = q
+                        .query_row([&ids[i]], stored_run)
+                        .optional()
+                        .map_err(read)?
+                    {
+                        rows.insert(ids[i].clone(), run);
+                    }
+                    cells[i] = read_one(conn, &ids[i], &mut columns).map_err(read)?;
                 }
             }
             for (i, cells) in cells.into_iter().enumerate().filter(|(i, _)| stale[*i]) {
+                // A run removed since it was listed has no row.
+                let Some(run) = rows.remove(&ids[i]) else {
+                    continue;
+                };
                 let entry = Entry {
                     key: keys[i],
-                    cells,
+                    run,
+                    cells: Cells::new(cells),
                 };
-                cache.runs.insert(runs[i].id.clone(), entry);
+                match at.get(&ids[i]) {
+                    Some(&j) => cache.runs[j] = entry,
+                    None => {
+                        at.insert(ids[i].clone(), cache.runs.len());
+                        cache.runs.push(entry);
+                    }
+                }
             }
             cache.columns = columns.list;
             // Runs removed since are forgotten.
             let mut q = conn.prepare("SELECT id FROM runs").map_err(read)?;
-            let ids: HashSet<String> = q
+            let all_ids: HashSet<String> = q
                 .query_map([], |r| r.get(0))
                 .map_err(read)?
                 .collect::<Result<_, _>>()
                 .map_err(read)?;
-            cache.runs.retain(|id, _| ids.contains(id));
+            cache.runs.retain(|e| all_ids.contains(&e.run.id));
+            at = cache.places();
             cache.save(&cache_path);
         }
 
-        let cells = runs
+        let mut entries: Vec<Option<Entry>> = cache.runs.into_iter().map(Some).collect();
+        let (runs, cells) = ids
             .iter()
-            .map(|run| {
-                cache
-                    .runs
-                    .remove(&run.id)
-                    .map_or_else(Vec::new, |e| e.cells)
-            })
-            .collect();
+            .filter_map(|id| at.get(id).and_then(|&j| entries[j].take()))
+            .map(|e| (e.run, e.cells))
+            .unzip();
         Ok(Grid {
             runs,
             columns: cache.columns,
@@ -265,16 +301,16 @@ fn sources(one: bool) -> [(String, bool); 4] {
 /// those of other runs skipped (a join would cost a lookup per row).
 fn read_all(
     conn: &rusqlite::Connection,
-    runs: &[StoredRun],
+    ids: &[String],
     stale: &[bool],
     columns: &mut Columns,
     cells: &mut [Vec<(u32, GridValue)>],
 ) -> rusqlite::Result<()> {
     let mut rows = Rows {
-        index: runs
+        index: ids
             .iter()
             .enumerate()
-            .map(|(i, r)| (r.id.as_str(), i))
+            .map(|(i, id)| (id.as_str(), i))
             .collect(),
         last: None,
     };

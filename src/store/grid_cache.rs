@@ -1,31 +1,33 @@
-//! The grid's cache: every run's values as last read, in `.wf/runs.grid` beside the database,
-//! so that `wf exp show` over 10 000 runs reads one file and the few runs that changed instead of
-//! half a million rows. Each run's entry carries the key its row had when it was read (its seq,
-//! and the version that triggers bump whenever one of its params, metrics or tags changes, with
-//! those of its MLflow runs); an entry whose key differs is read again. It is only a cache: a
-//! missing, unreadable or foreign file is rebuilt from the database, and it is replaced
-//! atomically, so readers in several processes at once never see half of one.
+//! The grid's cache: every run's row and values as last read, in `.wf/runs.grid` beside the
+//! database, so that `wf exp show` over 10 000 runs reads one file and the few runs that changed
+//! instead of half a million rows. Each run's entry carries the key its row had when it was read
+//! (its seq, and the version that triggers bump whenever the row or one of its params, metrics
+//! or tags changes, with those of its MLflow runs); an entry whose key differs is read again. It
+//! is only a cache: a missing, unreadable or foreign file is rebuilt from the database, and it is
+//! replaced atomically, so readers in several processes at once never see half of one.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::grid_value::{GridColumn, GridValue};
+use super::grid_value::{Cells, GridColumn};
+use super::runs::StoredRun;
 
 /// Bumped whenever what the file holds changes meaning.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// The cache file of the store at `db`.
 pub(super) fn path(db: &Path) -> PathBuf {
     db.with_file_name("runs.grid")
 }
 
-/// A run's values: its key when read, and (column, value) in the order read.
+/// A run: its key when read, its row, and its values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct Entry {
     pub key: u64,
-    pub cells: Vec<(u32, GridValue)>,
+    pub run: StoredRun,
+    pub cells: Cells,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -33,7 +35,8 @@ pub(super) struct Cache {
     format: u32,
     /// What entries' column numbers refer to.
     pub columns: Vec<GridColumn>,
-    pub runs: HashMap<String, Entry>,
+    /// Each run's entry, the run's id in its row.
+    pub runs: Vec<Entry>,
 }
 
 impl Cache {
@@ -44,13 +47,16 @@ impl Cache {
             .and_then(|bytes| postcard::from_bytes::<Cache>(&bytes).ok())
             .filter(|cache| {
                 let n = cache.columns.len();
-                cache.format == FORMAT
-                    && cache
-                        .runs
-                        .values()
-                        .all(|e| e.cells.iter().all(|(c, _)| (*c as usize) < n))
+                cache.format == FORMAT && cache.runs.iter().all(|e| e.cells.fits(n))
             })
             .unwrap_or_default()
+    }
+
+    /// Where each run's entry is, by id.
+    pub(super) fn places(&self) -> HashMap<String, usize> {
+        (self.runs.iter().enumerate())
+            .map(|(j, e)| (e.run.id.clone(), j))
+            .collect()
     }
 
     /// Replaces the file; a cache that cannot be written is only a slower next read.

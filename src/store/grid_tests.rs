@@ -38,9 +38,10 @@ fn table(store: &Store) -> Vec<Vec<String>> {
         .iter()
         .map(|cells| {
             let mut row: Vec<String> = cells
-                .iter()
+                .clone()
+                .into_iter()
                 .map(|(c, v)| {
-                    let c = &grid.columns[*c as usize];
+                    let c = &grid.columns[c as usize];
                     format!("{}:{}={}", c.file, c.key, v.to_json())
                 })
                 .collect();
@@ -77,6 +78,16 @@ fn the_grid_follows_every_write_to_the_database_and_outlives_a_broken_cache() {
     assert_eq!(
         table(&store),
         [["m.json:accuracy=0.95", "params.yaml:train.C=1.0"]]
+    );
+    conn.execute("UPDATE runs SET status = 'failed' WHERE id = ?1", [&a])
+        .unwrap();
+    let runs = store.grid(false).unwrap().runs;
+    assert_eq!(
+        runs.iter()
+            .map(|r| (r.id.as_str(), r.status.as_str()))
+            .collect::<Vec<_>>(),
+        [(a.as_str(), "failed")],
+        "a run's own row is read again when it changes"
     );
 
     // What a stage logged through MLflow after the run is under the run.

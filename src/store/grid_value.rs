@@ -98,3 +98,93 @@ impl GridValue {
         };
     }
 }
+
+/// The bytes of one number in [`Cells`]: its column (u32) and its value (f64), little endian.
+const NUMBER: usize = 12;
+
+/// A run's values: (column, value) pairs. Numbers (nearly all of them: every metric) are packed
+/// in one block of bytes, which the grid's cache reads and writes at once; the rest are listed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cells {
+    #[serde(with = "serde_bytes")]
+    numbers: Vec<u8>,
+    others: Vec<(u32, GridValue)>,
+}
+
+impl Cells {
+    /// Values in the order read: a later value of a column wins, and so it stays after an
+    /// earlier one of the same column (a column holds only numbers, or none).
+    pub fn new(cells: Vec<(u32, GridValue)>) -> Cells {
+        let mut numbers = Vec::new();
+        let mut others = Vec::new();
+        for (c, v) in cells {
+            match v {
+                GridValue::Float(f) => {
+                    numbers.extend_from_slice(&c.to_le_bytes());
+                    numbers.extend_from_slice(&f.to_le_bytes());
+                }
+                v => others.push((c, v)),
+            }
+        }
+        Cells { numbers, others }
+    }
+
+    /// The numbers' columns and values.
+    fn numbers(&self) -> impl Iterator<Item = (u32, f64)> + '_ {
+        self.numbers.chunks_exact(NUMBER).map(|n| {
+            let c = u32::from_le_bytes([n[0], n[1], n[2], n[3]]);
+            let mut f = [0; 8];
+            f.copy_from_slice(&n[4..]);
+            (c, f64::from_le_bytes(f))
+        })
+    }
+
+    /// The columns it has values in.
+    pub fn columns(&self) -> impl Iterator<Item = u32> + '_ {
+        self.numbers()
+            .map(|(c, _)| c)
+            .chain(self.others.iter().map(|(c, _)| *c))
+    }
+
+    /// Whether it is whole (no number cut short) and refers to columns below `n` only.
+    pub(super) fn fits(&self, n: usize) -> bool {
+        self.numbers.len().is_multiple_of(NUMBER) && self.columns().all(|c| (c as usize) < n)
+    }
+}
+
+impl IntoIterator for Cells {
+    type Item = (u32, GridValue);
+    type IntoIter = CellsIntoIter;
+
+    fn into_iter(self) -> CellsIntoIter {
+        CellsIntoIter {
+            numbers: self.numbers,
+            at: 0,
+            others: self.others.into_iter(),
+        }
+    }
+}
+
+/// A run's values, taken: the numbers, then the rest.
+pub struct CellsIntoIter {
+    numbers: Vec<u8>,
+    at: usize,
+    others: std::vec::IntoIter<(u32, GridValue)>,
+}
+
+impl Iterator for CellsIntoIter {
+    type Item = (u32, GridValue);
+
+    fn next(&mut self) -> Option<(u32, GridValue)> {
+        match self.numbers.get(self.at..self.at + NUMBER) {
+            Some(n) => {
+                self.at += NUMBER;
+                let c = u32::from_le_bytes([n[0], n[1], n[2], n[3]]);
+                let mut f = [0; 8];
+                f.copy_from_slice(&n[4..]);
+                Some((c, GridValue::Float(f64::from_le_bytes(f))))
+            }
+            None => self.others.next(),
+        }
+    }
+}

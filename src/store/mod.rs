@@ -21,7 +21,7 @@ mod study;
 
 pub use error::StoreError;
 pub use experiments::Experiment;
-pub use grid::{Grid, GridColumn, GridValue};
+pub use grid::{Cells, Grid, GridColumn, GridValue};
 pub(crate) use mlflow::{Batch, Experiment as MlflowExperiment, NewMlflowRun, Refusal, RunRow};
 pub use mlflow::{MlflowRun, Point, STAGE_TAG};
 pub use runs::{FILE, NewRun, Outcome, Store, StoredRun};

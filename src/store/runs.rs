@@ -53,7 +53,7 @@ pub struct NewRun {
 }
 
 /// A run as the store lists it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StoredRun {
     /// Its id: 32 hex digits, as MLflow's.
     pub id: String,

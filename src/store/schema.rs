@@ -14,6 +14,8 @@
 /// 4: a run's `version`, bumped by triggers whenever one of its params, metrics or tags is
 /// added, changed or removed (by wf, or by anything else that writes the database): what the
 /// grid's cache (`runs.grid`) checks to know which runs it must read again.
+///
+/// 5: the version is bumped too when the run's own row changes (its status, its end, its name).
 const MIGRATIONS: &[&str] = &[
     "
 CREATE TABLE runs (
@@ -124,6 +126,12 @@ CREATE TRIGGER tags_changed AFTER UPDATE ON tags
     BEGIN UPDATE runs SET version = version + 1 WHERE id IN (OLD.run, NEW.run); END;
 CREATE TRIGGER tags_removed AFTER DELETE ON tags
     BEGIN UPDATE runs SET version = version + 1 WHERE id = OLD.run; END;
+",
+    "
+CREATE TRIGGER runs_changed
+    AFTER UPDATE OF name, kind, status, parent, revision, dirty, command, started, ended,
+                    overrides, cwd ON runs
+    BEGIN UPDATE runs SET version = version + 1 WHERE id = NEW.id; END;
 ",
 ];
 

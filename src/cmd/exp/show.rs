@@ -209,6 +209,9 @@ fn table(sheet: &Sheet, cut: Option<usize>, columns: usize) -> Table {
         _ => c.header.clone(),
     }));
     let mut t = Table::new(header);
+    // Most values are numbers of about 8 characters.
+    let cells = sheet.groups.iter().map(|g| g.rows.len() + 1).sum::<usize>() * (3 + columns);
+    t.reserve(cells, cells * 8);
     for group in &sheet.groups {
         let base = group
             .baseline
