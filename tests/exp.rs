@@ -401,3 +401,95 @@ fn pushed_experiments_pulled_into_a_fresh_clone_show_the_same_table() {
         .stderr_contains("no-such-exp")
         .run();
 }
+
+#[test]
+fn the_table_fits_the_terminal_and_follows_every_change_to_the_store() {
+    let out = Test::new()
+        .write(
+            "pipeline.yaml",
+            "stages:\n  s:\n    cmd: >-\n      echo '{\"accuracy_on_the_held_out_split\": ${lr}, \"precision_of_the_first_class\": 1.0}' > m.json\n    params: [lr, optimiser_name]\n    metrics:\n      - m.json: {cache: false}\n",
+        )
+        .write("params.yaml", "lr: 0.1\noptimiser_name: stochastic_gradient_descent\n")
+        .args(["exp", "run", "-S", "lr=0.25,0.5,0.75"])
+        .success();
+    let lines = |columns: &str| -> Vec<String> {
+        let o = out
+            .test()
+            .env("COLUMNS", columns)
+            .args(["exp", "show"])
+            .success();
+        o.stdout.lines().map(String::from).collect()
+    };
+    // Wide enough: every column, each as wide as its longest cell.
+    let wide = lines("400");
+    assert!(
+        wide[0].contains(
+            "accuracy_on_the_held_out_split  precision_of_the_first_class  lr    optimiser_name"
+        ),
+        "{wide:?}"
+    );
+    assert_eq!(wide.iter().filter(|l| l.contains("finished")).count(), 3);
+    // Narrower: the columns equal in every row go first, then long cells are shortened.
+    let narrow = lines("80");
+    let table = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| !l.starts_with('('))
+            .cloned()
+            .collect()
+    };
+    assert!(
+        table(&narrow).iter().all(|l| l.chars().count() <= 80),
+        "{narrow:?}"
+    );
+    assert!(narrow.iter().any(|l| l.contains("0.75")), "{narrow:?}");
+    assert!(
+        narrow
+            .last()
+            .unwrap()
+            .contains("(2 columns equal in every row are hidden: `--keep` shows them)"),
+        "{narrow:?}"
+    );
+    // Narrower still: the last columns are left out, and said to be.
+    let tight = lines("50");
+    assert!(
+        table(&tight).iter().all(|l| l.chars().count() <= 50),
+        "{tight:?}"
+    );
+    assert!(
+        tight.iter().any(|l| l.contains("more columns do not fit")),
+        "{tight:?}"
+    );
+
+    // The table follows the store: an experiment added, one removed, one renamed behind wf's
+    // back.
+    out.test()
+        .args(["exp", "run", "-S", "lr=0.9", "-n", "ninth"])
+        .success();
+    let names = |o: &crate::test::Output| -> Vec<String> {
+        let exps: Vec<serde_json::Value> = serde_json::from_str(&o.stdout).unwrap();
+        exps.iter()
+            .map(|e| {
+                format!(
+                    "{}={}",
+                    e["name"].as_str().unwrap(),
+                    e["params"]["params.yaml"]["lr"]
+                )
+            })
+            .collect()
+    };
+    let all = names(&out.test().args(["exp", "show", "--json"]).success());
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[3], "ninth=0.9");
+    let first = all[0].split('=').next().unwrap().to_string();
+    out.test().args(["exp", "remove", &first]).success();
+    rusqlite::Connection::open(out.path().join(".wf/runs.db"))
+        .unwrap()
+        .execute("UPDATE runs SET name = 'renamed' WHERE name = 'ninth'", [])
+        .unwrap();
+    let after = names(&out.test().args(["exp", "show", "--json"]).success());
+    assert_eq!(
+        after,
+        [all[1].clone(), all[2].clone(), "renamed=0.9".into()]
+    );
+}
