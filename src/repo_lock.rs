@@ -75,7 +75,8 @@ impl Drop for RepoLock {
     }
 }
 
-fn alive(pid: i32) -> bool {
+/// Whether process `pid` exists.
+pub(crate) fn alive(pid: i32) -> bool {
     use nix::errno::Errno;
     use nix::sys::signal::kill;
     use nix::unistd::Pid;

@@ -33,6 +33,7 @@ x, y, kind = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 slow = os.environ.get('TEST_SLOW_DIR')
 if slow and os.path.exists(os.path.join(slow, 'slow')):
     open(os.path.join(slow, 'started'), 'a').write('x')
+    open(os.path.join(slow, 'stage.pid'), 'w').write(str(os.getpid()))
     time.sleep(30)
 if kind == 'bad':
     sys.exit('a bad kind')
@@ -234,6 +235,54 @@ fn a_study_stopped_by_ctrl_c_continues_to_its_number_of_trials() {
 }
 
 #[test]
+fn a_trial_left_running_by_a_killed_study_is_cancelled_when_it_continues() {
+    let t = project(
+        "  objective: m.json:loss\n  direction: min\n  trials: 3\n  sampler: random\n  space:\n    x: {float: [-5, 5]}\n",
+    );
+    let dir = t.path().to_path_buf();
+    std::fs::write(dir.join("slow"), "").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wf"))
+        .args(["tune", "-j", "1"])
+        .current_dir(&dir)
+        .env("TEST_SLOW_DIR", &dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.join("stage.pid").exists() {
+        assert!(Instant::now() < deadline, "no trial started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The stage outlives a wf killed outright; it is stopped here, as a user would.
+    let stage: i32 = std::fs::read_to_string(dir.join("stage.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(stage),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let states = |t: Test| -> Vec<String> {
+        trials(t)["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["state"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(states(t.again()), ["running"]);
+    std::fs::remove_file(dir.join("slow")).unwrap();
+    t.again().args(["tune", "-j", "1"]).success();
+    let mut after = states(t.again());
+    after.sort();
+    assert_eq!(after, ["cancelled", "finished", "finished", "finished"]);
+}
+
+#[test]
 fn bad_tune_blocks_are_errors_at_their_place() {
     let cases = [
         (
@@ -412,6 +461,12 @@ tune:
         .stderr_contains("Trial 2 '")
         .stderr_contains("' pruned at step 0: loss = 3.0 is worse than the median 1.5")
         .success();
+    // Why the trial stops comes before its stage says it was stopped.
+    let (note, stopped) = (
+        out.stderr.find("pruned at step 0"),
+        out.stderr.find("was interrupted"),
+    );
+    assert!(note < stopped, "{}", out.stderr);
     let study = trials(out.test());
     let states: Vec<(f64, String)> = study["trials"]
         .as_array()

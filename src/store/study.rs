@@ -1,7 +1,7 @@
 //! Studies in the run store: a study's trials are experiments tagged with the study's name, their
 //! number and the objective (so `wf tune show` reads a study without its spec).
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::error::StoreError;
 use super::runs::{Store, write_err};
@@ -53,6 +53,35 @@ pub struct StudyRow {
 }
 
 impl Store {
+    /// Ends as cancelled those of the runs `ids` still recorded as running by a process that is
+    /// gone (a `wf` killed outright never ends its runs); returns how many.
+    pub fn cancel_orphans(&mut self, ids: &[&str]) -> Result<usize, StoreError> {
+        let path = self.file().to_path_buf();
+        let err = |e: rusqlite::Error| write_err(&path, &e);
+        let tx = self.conn().transaction().map_err(err)?;
+        let mut cancelled = 0;
+        for id in ids {
+            let row: Option<(String, Option<i64>)> = tx
+                .query_row("SELECT status, pid FROM runs WHERE id = ?1", [id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(err)?;
+            let Some((status, pid)) = row else { continue };
+            let gone = pid.is_none_or(|p| !crate::repo_lock::alive(i32::try_from(p).unwrap_or(0)));
+            if status == "running" && gone {
+                cancelled += tx
+                    .execute(
+                        "UPDATE runs SET status = 'cancelled', ended = ?2 WHERE id = ?1",
+                        params![id, super::runs::now()],
+                    )
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(cancelled)
+    }
+
     /// Tags a run.
     pub fn tag(&mut self, run: &str, tags: &[(&str, String)]) -> Result<(), StoreError> {
         let path = self.file().to_path_buf();

@@ -56,8 +56,16 @@ pub struct Outcome {
 /// Runs `opts.more` trials, or those the study lacks.
 pub fn run(repo: &Repo, study: &Study, opts: &Options, events: &Events) -> Result<Outcome, Error> {
     let file = study.file.to_string();
-    let store = Store::open(&repo.root)?;
-    let before = store.trials(&opts.name, &file, &study.key)?;
+    let mut store = Store::open(&repo.root)?;
+    let mut before = store.trials(&opts.name, &file, &study.key)?;
+    // A study killed outright left its running trials so: they are cancelled, as by Ctrl-C.
+    let running: Vec<&str> = (before.iter())
+        .filter(|t| t.status == "running")
+        .map(|t| t.id.as_str())
+        .collect();
+    if !running.is_empty() && store.cancel_orphans(&running)? > 0 {
+        before = store.trials(&opts.name, &file, &study.key)?;
+    }
     let sampler = opts.sampler.unwrap_or(study.sampler);
     let seed = opts.seed.or(study.seed).unwrap_or(0);
     let mut seen: Vec<Seen> = before
@@ -140,7 +148,8 @@ pub fn run(repo: &Repo, study: &Study, opts: &Options, events: &Events) -> Resul
         }
     }
     let steps = std::cell::RefCell::new(steps);
-    let pruned = std::cell::RefCell::new(BTreeMap::<String, Pruned>::new());
+    // The trials pruned now, with the step they were pruned at.
+    let pruned = std::cell::RefCell::new(BTreeMap::<String, i64>::new());
     let running = std::cell::RefCell::new(BTreeMap::<String, u64>::new());
     for q in &first {
         running.borrow_mut().insert(q.id.clone(), 0);
@@ -160,19 +169,8 @@ pub fn run(repo: &Repo, study: &Study, opts: &Options, events: &Events) -> Resul
             if let Some(p) = pruned.borrow().get(&ended.id) {
                 if let Ok(mut store) = Store::open(&repo.root) {
                     let _ = store.abandon(&ended.id, "pruned");
-                    let _ = store.tag(&ended.id, &[(PRUNED_TAG, p.step.to_string())]);
+                    let _ = store.tag(&ended.id, &[(PRUNED_TAG, p.to_string())]);
                 }
-                let _ = events.send(Event::Note {
-                message: format!(
-                    "Trial {} '{}' pruned at step {}: {} = {} is worse than the median {} of the ended trials there",
-                    value.as_ref().map_or(String::new(), |t| t.number.to_string()),
-                    ended.name,
-                    p.step,
-                    study.key,
-                    crate::spec::value::python_float(p.value),
-                    crate::spec::value::python_float(p.median)
-                ),
-            });
             }
             if study.prune.is_some()
                 && let Ok(s) = store.steps(&ended.id, &study.key)
@@ -242,14 +240,21 @@ pub fn run(repo: &Repo, study: &Study, opts: &Options, events: &Events) -> Resul
                     continue;
                 };
                 if study.direction.better(median, value) {
-                    pruned.borrow_mut().insert(
-                        id.clone(),
-                        Pruned {
-                            step,
-                            value,
-                            median,
-                        },
-                    );
+                    // Said now, before its stage says it was stopped.
+                    let trial = (store.trials(&opts.name, &file, &study.key).ok())
+                        .and_then(|all| all.into_iter().find(|t| &t.id == id));
+                    let _ = events.send(Event::Note {
+                        message: format!(
+                            "Trial {} '{}' pruned at step {step}: {} = {} is worse than the median {} of the ended trials there",
+                            trial.as_ref().map_or(String::new(), |t| t.number.to_string()),
+                            trial.as_ref().map_or("", |t| t.name.as_str()),
+                            study.key,
+                            crate::spec::value::python_float(value),
+                            crate::spec::value::python_float(median)
+                        ),
+                    });
+                    // The trial's id and the step it was pruned at.
+                    pruned.borrow_mut().insert(id.clone(), step);
                     stop.push(id.clone());
                 }
             }
@@ -279,13 +284,6 @@ pub fn run(repo: &Repo, study: &Study, opts: &Options, events: &Events) -> Resul
         best,
         pruned: pruned.into_inner().into_keys().collect(),
     })
-}
-
-/// Why a trial was pruned.
-struct Pruned {
-    step: i64,
-    value: f64,
-    median: f64,
 }
 
 /// Whether a trial with this status counts as done: it will not run again.
