@@ -166,11 +166,11 @@ pub fn run(repo: &Repo, study: &Study, opts: &Options, events: &Events) -> Resul
                 .trials(&opts.name, &file, &study.key)
                 .ok()
                 .and_then(|all| all.into_iter().find(|t| t.id == ended.id));
-            if let Some(p) = pruned.borrow().get(&ended.id) {
-                if let Ok(mut store) = Store::open(&repo.root) {
-                    let _ = store.abandon(&ended.id, "pruned");
-                    let _ = store.tag(&ended.id, &[(PRUNED_TAG, p.to_string())]);
-                }
+            if let Some(p) = pruned.borrow().get(&ended.id)
+                && let Ok(mut store) = Store::open(&repo.root)
+            {
+                let _ = store.abandon(&ended.id, "pruned");
+                let _ = store.tag(&ended.id, &[(PRUNED_TAG, p.to_string())]);
             }
             if study.prune.is_some()
                 && let Ok(s) = store.steps(&ended.id, &study.key)
