@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::exp::show::{Kind, Sheet};
+use serde::Serialize;
+
+use crate::exp::show::{Column, Kind, Sheet};
 use crate::store::{GridValue, MlflowRun};
 
 pub(super) fn csv(sheet: &Sheet) -> String {
@@ -49,41 +51,109 @@ pub(super) fn csv(sheet: &Sheet) -> String {
 }
 
 /// The table as JSON: a list of experiments, each with the MLflow runs its stages logged (from
-/// `logged`, by experiment id).
+/// `logged`, by experiment id). Written as it is walked, with no tree of values in between.
 pub(super) fn json(sheet: &Sheet, logged: &BTreeMap<String, Vec<MlflowRun>>) -> String {
-    let mut list = Vec::new();
-    for group in &sheet.groups {
-        for row in &group.rows {
-            let mut params = serde_json::Map::new();
-            let mut metrics = serde_json::Map::new();
-            for (c, v) in sheet.columns.iter().zip(&row.values) {
-                let Some(v) = v else { continue };
-                let into = if c.kind == Kind::Metric {
-                    &mut metrics
-                } else {
-                    &mut params
-                };
-                let file = into
-                    .entry(c.file.clone())
-                    .or_insert_with(|| serde_json::json!({}));
-                file[&c.key] = v.to_json();
+    let list: Vec<Experiment<'_>> = sheet
+        .groups
+        .iter()
+        .flat_map(|group| group.rows.iter().map(move |row| (group, row)))
+        .map(|(group, row)| {
+            let files = |kind| Files {
+                columns: &sheet.columns,
+                values: &row.values,
+                kind,
+            };
+            Experiment {
+                name: &row.name,
+                id: &row.id,
+                baseline: group.baseline.as_deref(),
+                created: row.created,
+                state: &row.state,
+                overrides: &row.overrides,
+                params: files(Kind::Param),
+                metrics: files(Kind::Metric),
+                runs: logged
+                    .get(&row.id)
+                    .map_or(&[][..], Vec::as_slice)
+                    .iter()
+                    .map(mlflow_run)
+                    .collect(),
             }
-            list.push(serde_json::json!({
-                "name": row.name,
-                "id": row.id,
-                "baseline": group.baseline,
-                "created": row.created,
-                "state": row.state,
-                "overrides": row.overrides,
-                "params": params,
-                "metrics": metrics,
-                "runs": logged.get(&row.id).map_or(&[][..], Vec::as_slice).iter().map(mlflow_run).collect::<Vec<_>>(),
-            }));
-        }
-    }
+        })
+        .collect();
     let mut out = serde_json::to_string_pretty(&list).unwrap_or_default();
     out.push('\n');
     out
+}
+
+/// An experiment as `--json` lists it.
+#[derive(Serialize)]
+struct Experiment<'a> {
+    name: &'a str,
+    id: &'a str,
+    baseline: Option<&'a str>,
+    created: f64,
+    state: &'a str,
+    overrides: &'a [String],
+    params: Files<'a>,
+    metrics: Files<'a>,
+    runs: Vec<serde_json::Value>,
+}
+
+/// A row's values of one kind, by file then key (files with none left out).
+struct Files<'a> {
+    columns: &'a [Column],
+    values: &'a [Option<GridValue>],
+    kind: Kind,
+}
+
+impl Serialize for Files<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        // The columns are sorted by kind, then file: each file's are together.
+        let of_kind: Vec<(&Column, &GridValue)> = (self.columns.iter())
+            .zip(self.values)
+            .filter(|(c, _)| c.kind == self.kind)
+            .filter_map(|(c, v)| Some((c, v.as_ref()?)))
+            .collect();
+        let mut map = s.serialize_map(None)?;
+        for chunk in of_kind.chunk_by(|a, b| a.0.file == b.0.file) {
+            map.serialize_entry(&chunk[0].0.file, &Keys(chunk))?;
+        }
+        map.end()
+    }
+}
+
+/// One file's values, by key.
+struct Keys<'a>(&'a [(&'a Column, &'a GridValue)]);
+
+impl Serialize for Keys<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (c, v) in self.0 {
+            map.serialize_entry(&c.key, &AsJson(v))?;
+        }
+        map.end()
+    }
+}
+
+/// A value as JSON has it.
+struct AsJson<'a>(&'a GridValue);
+
+impl Serialize for AsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            GridValue::Null => s.serialize_unit(),
+            GridValue::Bool(b) => s.serialize_bool(*b),
+            GridValue::Int(i) => s.serialize_i64(*i),
+            GridValue::Uint(u) => s.serialize_u64(*u),
+            GridValue::Float(f) if f.is_finite() => s.serialize_f64(*f),
+            GridValue::Float(_) => s.serialize_unit(),
+            GridValue::Text(t) => s.serialize_str(t),
+            GridValue::Json(_) => self.0.to_json().serialize(s),
+        }
+    }
 }
 
 /// An MLflow run: its params, each metric's history (step, value, time in seconds), tags and
