@@ -181,26 +181,33 @@ fn a_failing_trial_is_recorded_and_the_study_goes_on() {
     assert_eq!(states, ["finished", "finished", "failed"]);
 }
 
+/// `wf tune -j 1` in `dir`, once its first trial's stage has started (and is slow, as `dir/slow`
+/// makes it).
+fn slow_study(dir: &std::path::Path) -> std::process::Child {
+    std::fs::write(dir.join("slow"), "").unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_wf"))
+        .args(["tune", "-j", "1"])
+        .current_dir(dir)
+        .env("TEST_SLOW_DIR", dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.join("stage.pid").exists() {
+        assert!(Instant::now() < deadline, "no trial started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
 #[test]
 fn a_study_stopped_by_ctrl_c_continues_to_its_number_of_trials() {
     let t = project(
         "  objective: m.json:loss\n  direction: min\n  trials: 4\n  sampler: random\n  space:\n    x: {float: [-5, 5]}\n",
     );
     let dir = t.path().to_path_buf();
-    std::fs::write(dir.join("slow"), "").unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wf"))
-        .args(["tune", "-j", "1"])
-        .current_dir(&dir)
-        .env("TEST_SLOW_DIR", &dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !dir.join("started").exists() {
-        assert!(Instant::now() < deadline, "no trial started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = slow_study(&dir);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -240,20 +247,7 @@ fn a_trial_left_running_by_a_killed_study_is_cancelled_when_it_continues() {
         "  objective: m.json:loss\n  direction: min\n  trials: 3\n  sampler: random\n  space:\n    x: {float: [-5, 5]}\n",
     );
     let dir = t.path().to_path_buf();
-    std::fs::write(dir.join("slow"), "").unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wf"))
-        .args(["tune", "-j", "1"])
-        .current_dir(&dir)
-        .env("TEST_SLOW_DIR", &dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !dir.join("stage.pid").exists() {
-        assert!(Instant::now() < deadline, "no trial started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = slow_study(&dir);
     child.kill().unwrap();
     child.wait().unwrap();
     // The stage outlives a wf killed outright; it is stopped here, as a user would.
