@@ -60,10 +60,11 @@ impl Dag {
         let mut edges = BTreeSet::new();
         for (si, stage) in p.stages.iter().enumerate() {
             // As DVC: a params file is a dependency like any other.
+            // An external dep is no stage's out: outs stay inside the repository.
             let read = stage
                 .deps
                 .iter()
-                .map(|d| (&d.path, &d.loc))
+                .filter_map(|d| Some((d.path.repo()?, &d.loc)))
                 .chain(stage.params.iter().map(|p| (&p.file, &p.loc)));
             for (path, loc) in read {
                 for producer in producers(&outs, path) {

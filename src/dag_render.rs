@@ -74,7 +74,7 @@ fn outs_view(p: &Pipeline, keep: &BTreeSet<usize>) -> View {
         for dep in stage
             .deps
             .iter()
-            .map(|d| &d.path)
+            .filter_map(|d| d.path.repo())
             .chain(stage.params.iter().map(|p| &p.file))
         {
             for (&(ps, po), &from) in &ids {

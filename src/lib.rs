@@ -13,6 +13,7 @@ pub mod context;
 pub mod dag;
 mod dag_ascii;
 pub mod dag_render;
+pub mod dep_path;
 pub mod diff;
 pub mod error;
 pub mod exec;

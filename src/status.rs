@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::dag::Dag;
+use crate::dep_path::DepPath;
 use crate::hash::{HashError, HashInfo, Hasher};
 use crate::lock::{Entry, LockCmd, LockSet, PathHash};
 use crate::params::{self, Params};
@@ -102,10 +103,13 @@ pub fn current(
     hasher: &Hasher,
     params: &mut Params,
 ) -> Result<Current, CheckError> {
-    let dep_paths: Vec<_> = stage.deps.iter().map(|d| d.path.clone()).collect();
-    let out_paths: Vec<_> = stage.outs.iter().map(|o| o.entry.path.clone()).collect();
-    let mut all = dep_paths;
-    all.extend(out_paths);
+    let mut all: Vec<DepPath> = stage.deps.iter().map(|d| d.path.clone()).collect();
+    all.extend(
+        stage
+            .outs
+            .iter()
+            .map(|o| DepPath::from(o.entry.path.clone())),
+    );
     let mut hashes = hasher.hash_many(&all).into_iter();
     let mut take = |written: &str| -> Result<(String, Option<HashInfo>), CheckError> {
         Ok((written.to_string(), hashes.next().transpose()?.flatten()))

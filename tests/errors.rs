@@ -464,14 +464,14 @@ fn cycle_names_its_stages() {
 #[test]
 fn path_escaping_the_repository() {
     spec_error(
-        "stages:\n  a:\n    cmd: echo\n    deps: [../../x]\n",
+        "stages:\n  a:\n    cmd: echo\n    outs: [../../x]\n",
         "error: path `../../x` is outside the repository
  --> pipeline.yaml:4:12
   |
-4 |     deps: [../../x]
+4 |     outs: [../../x]
   |            ^^^^^^^
   |
-  = help: paths in a spec are relative to its folder (or `wdir`) and must stay inside the repository
+  = help: outs, params files and `wdir` must stay inside the repository (only a dep may lie outside it); paths are relative to the spec's folder or `wdir`
 ",
     );
 }

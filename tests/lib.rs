@@ -15,6 +15,7 @@ mod dvc_fixtures;
 mod errors;
 mod examples;
 mod exp;
+mod external;
 mod gc;
 mod interpolation;
 mod iris;

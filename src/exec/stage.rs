@@ -180,9 +180,10 @@ fn inputs(shared: &Shared, stage: &crate::spec::Stage, cur: &status::Current) ->
         .deps
         .iter()
         .zip(&cur.deps)
+        // An external dep is read where it is: it never goes into the cache to travel.
         .filter_map(|(dep, (_, info))| {
             Some(Input {
-                path: dep.path.clone(),
+                path: dep.path.repo()?.clone(),
                 info: info.clone()?,
             })
         })

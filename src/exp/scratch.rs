@@ -108,16 +108,18 @@ fn inputs(repo: &Repo, to: &Path, copied: &BTreeSet<PathBuf>) -> Result<(), ExpE
         .iter()
         .flat_map(|s| s.outs.iter().map(|o| o.entry.path.as_str()))
         .collect();
-    for dep in pipeline.stages.iter().flat_map(|s| &s.deps) {
-        let rel = dep.path.as_str();
+    // An external dep is not copied: wf writes nothing outside the repository.
+    let deps = pipeline.stages.iter().flat_map(|s| &s.deps);
+    for path in deps.filter_map(|d| d.path.repo()) {
+        let rel = path.as_str();
         if made
             .iter()
             .any(|m| rel == *m || rel.starts_with(&format!("{m}/")))
         {
             continue;
         }
-        let from = dep.path.to_path(&repo.root);
-        let target = dep.path.to_path(to);
+        let from = path.to_path(&repo.root);
+        let target = path.to_path(to);
         if copied.contains(Path::new(rel)) || target.exists() {
             continue;
         }

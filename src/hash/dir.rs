@@ -11,7 +11,6 @@ use walkdir::WalkDir;
 use super::progress::Progress;
 use super::state::{Stamp, StateTable};
 use super::{HashError, HashInfo, ManifestEntry, file, hash_bytes, lock};
-use crate::repo_path::RepoPath;
 
 /// A file of the folder, before its bytes are read if they need to be.
 enum Slot {
@@ -29,7 +28,7 @@ struct Unread {
     stamp: Stamp,
 }
 
-/// The manifest of the folder `dir` (at `abs`): every regular file under it, links followed,
+/// The manifest of the folder filed as `dir` in the state table (at `abs`): every regular file under it, links followed,
 /// sorted by relative path. Empty folders, sockets, pipes and devices hold no content and are
 /// left out.
 ///
@@ -38,7 +37,7 @@ struct Unread {
 pub(crate) fn manifest(
     state: &Mutex<StateTable>,
     progress: &Progress,
-    dir: &RepoPath,
+    dir: &str,
     abs: &Path,
 ) -> Result<Vec<ManifestEntry>, HashError> {
     let files = walk(dir, abs)?;
@@ -75,7 +74,7 @@ pub(crate) fn manifest(
     }
     if !unknown.is_empty() {
         let bytes = unknown.iter().map(|u| u.stamp.size()).sum();
-        let _item = progress.item(dir.as_str(), bytes);
+        let _item = progress.item(dir, bytes);
         let read = unknown
             .into_par_iter()
             .map(|u| {
@@ -91,8 +90,8 @@ pub(crate) fn manifest(
 
     // The walk has just seen every file under `dir`: entries for anything else are stale.
     let mut table = lock(state);
-    table.forget(dir.as_str());
-    table.retain_under(dir.as_str(), |rel| {
+    table.forget(dir);
+    table.retain_under(dir, |rel| {
         entries
             .binary_search_by(|e| e.relpath.as_str().cmp(rel))
             .is_ok()
@@ -109,9 +108,9 @@ fn entry(relpath: String, info: HashInfo) -> ManifestEntry {
 }
 
 /// The folder's hash, size and file count from its manifest.
-pub(crate) fn info(dir: &RepoPath, entries: &[ManifestEntry]) -> Result<HashInfo, HashError> {
+pub(crate) fn info(dir: &str, entries: &[ManifestEntry]) -> Result<HashInfo, HashError> {
     let canonical = serde_json::to_vec(entries).map_err(|source| HashError::Encode {
-        path: dir.to_string(),
+        path: super::shown(dir).to_string(),
         source,
     })?;
     Ok(HashInfo {
@@ -122,13 +121,14 @@ pub(crate) fn info(dir: &RepoPath, entries: &[ManifestEntry]) -> Result<HashInfo
 }
 
 /// The regular files under `abs`, each with its `/`-separated path relative to it.
-fn walk(dir: &RepoPath, abs: &Path) -> Result<Vec<(String, PathBuf)>, HashError> {
+fn walk(dir: &str, abs: &Path) -> Result<Vec<(String, PathBuf)>, HashError> {
     let mut files = Vec::new();
     for entry in WalkDir::new(abs).follow_links(true).sort_by_file_name() {
         let entry = entry.map_err(|e| HashError::List {
-            path: e
-                .path()
-                .map_or_else(|| dir.to_string(), |p| key_of(dir, &lossy_rel(abs, p))),
+            path: e.path().map_or_else(
+                || super::shown(dir).to_string(),
+                |p| key_of(dir, &lossy_rel(abs, p)),
+            ),
             source: e.into(),
         })?;
         if !entry.file_type().is_file() {
@@ -162,9 +162,9 @@ fn lossy_rel(base: &Path, path: &Path) -> String {
         .join("/")
 }
 
-/// The repository path of `rel` inside `dir`: the state table's key and what errors show.
-fn key_of(dir: &RepoPath, rel: &str) -> String {
-    match (dir.as_str(), rel) {
+/// The key of `rel` inside the folder keyed `dir`: the state table's key and what errors show.
+fn key_of(dir: &str, rel: &str) -> String {
+    match (dir, rel) {
         ("", rel) => rel.to_string(),
         (dir, "") => dir.to_string(),
         (dir, rel) => format!("{dir}/{rel}"),
@@ -178,6 +178,7 @@ mod tests {
 
     use super::*;
     use crate::hash::Hasher;
+    use crate::repo_path::RepoPath;
 
     fn rp(s: &str) -> RepoPath {
         RepoPath::root().join(s).unwrap()
@@ -451,7 +452,7 @@ mod tests {
         let progress = Progress::counting();
         let _run = progress.run();
         let count = || {
-            manifest(&state, &progress, &rp("d"), &root.join("d")).unwrap();
+            manifest(&state, &progress, "d", &root.join("d")).unwrap();
             progress.counts()
         };
         assert_eq!(count(), (6, 6));
@@ -468,7 +469,7 @@ mod tests {
         let read = |progress: &Progress| {
             let state = Mutex::new(StateTable::default());
             let _run = progress.run();
-            manifest(&state, progress, &rp("d"), &abs).unwrap()
+            manifest(&state, progress, "d", &abs).unwrap()
         };
         let with = read(&Progress::counting());
         assert_eq!(with.len(), 3);
@@ -477,8 +478,9 @@ mod tests {
 
     #[test]
     fn key_of_joins_without_stray_slashes() {
-        assert_eq!(key_of(&RepoPath::root(), "a/b"), "a/b");
-        assert_eq!(key_of(&rp("d"), "a/b"), "d/a/b");
-        assert_eq!(key_of(&rp("d"), ""), "d");
+        assert_eq!(key_of("", "a/b"), "a/b");
+        assert_eq!(key_of("d", "a/b"), "d/a/b");
+        assert_eq!(key_of("d", ""), "d");
+        assert_eq!(key_of("/ext/d", "a"), "/ext/d/a");
     }
 }

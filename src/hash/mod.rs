@@ -22,6 +22,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::dep_path::DepPath;
 use crate::repo_path::RepoPath;
 
 use self::progress::Progress;
@@ -170,22 +171,26 @@ impl Hasher {
     /// is followed.
     pub fn hash(&self, path: &RepoPath) -> Result<Option<HashInfo>, HashError> {
         let _run = self.progress.run();
-        self.hash_one(path)
+        self.hash_one(path.as_str(), &path.to_path(&self.root))
     }
 
-    /// Hashes many paths at once, in parallel across paths (rayon); same order as input.
-    pub fn hash_many(&self, paths: &[RepoPath]) -> Vec<Result<Option<HashInfo>, HashError>> {
+    /// Hashes many paths at once, in parallel across paths (rayon); same order as input. A dep
+    /// outside the repository is hashed like any other, its absolute path its state-table key.
+    pub fn hash_many(&self, paths: &[DepPath]) -> Vec<Result<Option<HashInfo>, HashError>> {
         let _run = self.progress.run();
-        paths.par_iter().map(|p| self.hash_one(p)).collect()
+        paths
+            .par_iter()
+            .map(|p| self.hash_one(&p.key(), &p.to_path(&self.root)))
+            .collect()
     }
 
     /// The sorted manifest of a folder (None if missing or not a folder).
     pub fn manifest(&self, path: &RepoPath) -> Result<Option<Vec<ManifestEntry>>, HashError> {
         let _run = self.progress.run();
         let abs = path.to_path(&self.root);
-        match self.stat(path, &abs)? {
+        match self.stat(path.as_str(), &abs)? {
             Some(meta) if meta.is_dir() => {
-                dir::manifest(&self.state, &self.progress, path, &abs).map(Some)
+                dir::manifest(&self.state, &self.progress, path.as_str(), &abs).map(Some)
             }
             _ => Ok(None),
         }
@@ -220,34 +225,27 @@ impl Hasher {
         Ok(())
     }
 
-    /// [`Hasher::hash`] within a run of the progress bar.
-    fn hash_one(&self, path: &RepoPath) -> Result<Option<HashInfo>, HashError> {
-        let abs = path.to_path(&self.root);
-        let Some(meta) = self.stat(path, &abs)? else {
+    /// [`Hasher::hash`] of the path at `abs`, filed under `key` in the state table, within a run
+    /// of the progress bar.
+    fn hash_one(&self, key: &str, abs: &Path) -> Result<Option<HashInfo>, HashError> {
+        let Some(meta) = self.stat(key, abs)? else {
             return Ok(None);
         };
         if meta.is_file() {
-            file::hash(
-                &self.state,
-                &self.progress,
-                path.as_str(),
-                &abs,
-                Stamp::of(&meta),
-            )
-            .map(Some)
+            file::hash(&self.state, &self.progress, key, abs, Stamp::of(&meta)).map(Some)
         } else if meta.is_dir() {
-            let entries = dir::manifest(&self.state, &self.progress, path, &abs)?;
-            dir::info(path, &entries).map(Some)
+            let entries = dir::manifest(&self.state, &self.progress, key, abs)?;
+            dir::info(key, &entries).map(Some)
         } else {
             Err(HashError::NotRegular {
-                path: path.to_string(),
+                path: shown(key).to_string(),
             })
         }
     }
 
     /// The metadata of `abs` (links followed), `None` when there is nothing there. A path found
-    /// missing takes its state entries along.
-    fn stat(&self, path: &RepoPath, abs: &Path) -> Result<Option<Metadata>, HashError> {
+    /// missing takes its state entries (under `key`) along.
+    fn stat(&self, key: &str, abs: &Path) -> Result<Option<Metadata>, HashError> {
         match fs::metadata(abs) {
             Ok(meta) => Ok(Some(meta)),
             // `NotADirectory`: a path through a file (`f.txt/x`) does not exist either.
@@ -257,15 +255,20 @@ impl Hasher {
                     io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
                 ) =>
             {
-                lock(&self.state).remove(path.as_str());
+                lock(&self.state).remove(key);
                 Ok(None)
             }
             Err(source) => Err(HashError::Read {
-                path: path.to_string(),
+                path: shown(key).to_string(),
                 source,
             }),
         }
     }
+}
+
+/// A state-table key as messages show it: the root is `.`.
+fn shown(key: &str) -> &str {
+    if key.is_empty() { "." } else { key }
 }
 
 /// blake3 of a byte slice, as 64 hex chars.
@@ -395,8 +398,8 @@ mod tests {
         for n in &names {
             fs::write(tmp.path().join(n), n.as_bytes()).unwrap();
         }
-        let mut paths: Vec<RepoPath> = names.iter().map(|n| rp(n)).collect();
-        paths.push(rp("missing"));
+        let mut paths: Vec<DepPath> = names.iter().map(|n| rp(n).into()).collect();
+        paths.push(rp("missing").into());
         let h = Hasher::open(tmp.path(), &tmp.path().join("state"));
         let got = h.hash_many(&paths);
         assert_eq!(got.len(), 51);

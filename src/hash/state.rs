@@ -140,8 +140,10 @@ impl StateTable {
         }
     }
 
-    /// Forgets the entries under the folder `dir` whose path relative to it `keep` refuses.
+    /// Forgets the entries under the folder `dir` whose path relative to it `keep` refuses. The
+    /// root (`""`) holds no external dep: their keys are absolute paths, starting with `/`.
     pub(crate) fn retain_under(&mut self, dir: &str, keep: impl Fn(&str) -> bool) {
+        let keep = |rel: &str| (dir.is_empty() && rel.starts_with('/')) || keep(rel);
         let prefix = if dir.is_empty() {
             String::new()
         } else {
@@ -247,6 +249,32 @@ mod tests {
             h.hash(&rp("f")).unwrap().unwrap().hash,
             hash_bytes(b"bbbbb")
         );
+    }
+
+    #[test]
+    fn an_external_dep_is_remembered_by_its_absolute_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        fs::create_dir(&repo).unwrap();
+        fs::write(repo.join("in.txt"), b"in").unwrap();
+        let p = tmp.path().join("raw.csv");
+        let t = write_old(&p, b"aaaa");
+        let ext = crate::dep_path::DepPath::resolve(&repo, &RepoPath::root(), "../raw.csv");
+        let hash = |h: &Hasher| h.hash_many(std::slice::from_ref(&ext)).remove(0);
+        let h = Hasher::open(&repo, &repo.join("state"));
+        assert_eq!(hash(&h).unwrap().unwrap().hash, hash_bytes(b"aaaa"));
+        // Walking the whole repository does not drop what is known outside it.
+        h.hash(&RepoPath::root()).unwrap();
+        h.save().unwrap();
+
+        // Same stamp: another process trusts the table and does not read the bytes.
+        forge(&p, b"bbbb", t);
+        let h = Hasher::open(&repo, &repo.join("state"));
+        assert_eq!(hash(&h).unwrap().unwrap().hash, hash_bytes(b"aaaa"));
+        write_old(&p, b"bbbbb");
+        assert_eq!(hash(&h).unwrap().unwrap().hash, hash_bytes(b"bbbbb"));
+        fs::remove_file(&p).unwrap();
+        assert!(hash(&h).unwrap().is_none());
     }
 
     #[test]

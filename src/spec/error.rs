@@ -422,7 +422,7 @@ impl SpecError {
             SpecError::DuplicateStage { loc, .. } => (Some((loc, String::new())), None),
             SpecError::PathEscapes { loc, .. } => (
                 Some((loc, String::new())),
-                Some("paths in a spec are relative to its folder (or `wdir`) and must stay inside the repository".into()),
+                Some("outs, params files and `wdir` must stay inside the repository (only a dep may lie outside it); paths are relative to the spec's folder or `wdir`".into()),
             ),
             SpecError::UnknownTarget { suggestion, .. } => (
                 None,

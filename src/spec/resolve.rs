@@ -15,6 +15,7 @@ use super::stage::{
 };
 use super::value::Value;
 use super::yaml::{Kind, Node};
+use crate::dep_path::DepPath;
 use crate::repo_path::RepoPath;
 
 /// DVC's default params file, loaded for interpolation and tracked by bare `params:` keys.
@@ -284,6 +285,12 @@ fn build(
             loc: loc(node),
         })
     };
+    // As DVC: a dep may lie outside the repository (an external dependency); an out may not.
+    let dep_in = |base: &RepoPath, written: &str, node: &Node| PathEntry {
+        path: DepPath::resolve(root, base, written),
+        written: written.to_string(),
+        loc: loc(node),
+    };
 
     let wdir = match resolve("wdir")? {
         Some(node) => {
@@ -339,7 +346,7 @@ fn build(
             })?;
         let at = with_node.as_ref().unwrap_or(&uses_node);
         for d in &io.deps {
-            deps.push(path_in(&wdir, d, at)?);
+            deps.push(dep_in(&wdir, d, at));
         }
         for (list, kind, persist) in [
             (&io.outs, OutKind::Out, false),
@@ -365,7 +372,7 @@ fn build(
 
     if let Some(node) = resolve("deps")? {
         for item in seq(&node) {
-            deps.push(path_in(&wdir, &string("deps", item)?, item)?);
+            deps.push(dep_in(&wdir, &string("deps", item)?, item));
         }
     }
     for (key, kind) in [

@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 
 use super::source::{Loc, Source};
 use super::value::Value;
+use crate::dep_path::DepPath;
 use crate::repo_path::RepoPath;
 
 /// A spec file: `pipeline.yaml` or `dvc.yaml`, with the folder it sits in.
@@ -35,8 +36,8 @@ pub struct Stage {
     pub action: Action,
     /// The folder commands run in and paths are relative to.
     pub wdir: RepoPath,
-    /// Files and folders read.
-    pub deps: Vec<PathEntry>,
+    /// Files and folders read, in the repository or outside it.
+    pub deps: Vec<PathEntry<DepPath>>,
     /// Params read.
     pub params: Vec<ParamDep>,
     /// Files and folders written: outs, metrics and plots.
@@ -144,11 +145,11 @@ impl Cmd {
     }
 }
 
-/// A dependency or output path.
+/// A dependency or output path: `P` is a [`RepoPath`] for an out, a [`DepPath`] for a dep.
 #[derive(Debug, Clone)]
-pub struct PathEntry {
-    /// Normalised, from the repository root.
-    pub path: RepoPath,
+pub struct PathEntry<P = RepoPath> {
+    /// Normalised, from the repository root (or absolute, for an external dep).
+    pub path: P,
     /// As written in the spec (after interpolation), relative to `wdir`.
     pub written: String,
     /// Where it is written.

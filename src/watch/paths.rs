@@ -34,7 +34,9 @@ impl Watched {
         let mut w = Watched::default();
         for &i in &plan.stages {
             let stage = &p.stages[i];
-            w.triggers.extend(stage.deps.iter().map(|d| d.path.clone()));
+            // An external dep is checked at each cycle but not watched: wf watches the repository.
+            w.triggers
+                .extend(stage.deps.iter().filter_map(|d| d.path.repo().cloned()));
             w.triggers
                 .extend(stage.params.iter().map(|d| d.file.clone()));
         }
