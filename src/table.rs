@@ -107,20 +107,44 @@ impl Table {
         let mut s = String::with_capacity(
             (self.rows.len() + 1) * (widths.iter().sum::<usize>() + 2 * widths.len() + 1),
         );
-        self.each_line(|cells| {
-            let start = s.len();
-            for (i, ((cell, n), w)) in cells.zip(&widths).enumerate() {
-                if i > 0 {
-                    s.push_str("  ");
-                }
-                s.push_str(cell);
-                pad(&mut s, w.saturating_sub(n));
-            }
-            let kept = s[start..].trim_end().len();
-            s.truncate(start + kept);
-            s.push('\n');
+        self.each_text_line(&widths, |line| {
+            s.push_str(line);
+            true
         });
         s
+    }
+
+    /// Plain columns, written to `w` a line at a time (a table of 10 000 rows is 18 MB of
+    /// text: it need not all be in memory).
+    pub fn write_text(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        let mut result = Ok(());
+        self.each_text_line(&self.widths(), |line| {
+            result = w.write_all(line.as_bytes());
+            result.is_ok()
+        });
+        result
+    }
+
+    /// Each line of the plain columns, its newline included, until `f` says to stop.
+    fn each_text_line(&self, widths: &[usize], mut f: impl FnMut(&str) -> bool) {
+        let mut line = String::new();
+        let mut going = true;
+        self.each_line(|cells| {
+            if !going {
+                return;
+            }
+            line.clear();
+            for (i, ((cell, n), w)) in cells.zip(widths).enumerate() {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                line.push_str(cell);
+                pad(&mut line, w.saturating_sub(n));
+            }
+            line.truncate(line.trim_end().len());
+            line.push('\n');
+            going = f(&line);
+        });
     }
 
     /// A Markdown table; it ends with a blank line, as DVC's `--md`.

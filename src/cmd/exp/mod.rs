@@ -1,6 +1,7 @@
 //! `wf exp`: experiments — run variants of the pipeline, list and compare them, apply one,
 //! remove them, share them through a remote.
 
+mod layout;
 pub mod manage;
 mod render;
 pub mod run;

@@ -51,8 +51,13 @@ pub(super) fn csv(sheet: &Sheet) -> String {
 }
 
 /// The table as JSON: a list of experiments, each with the MLflow runs its stages logged (from
-/// `logged`, by experiment id). Written as it is walked, with no tree of values in between.
-pub(super) fn json(sheet: &Sheet, logged: &BTreeMap<String, Vec<MlflowRun>>) -> String {
+/// `logged`, by experiment id), to `w`. Written as it is walked, with no tree of values in
+/// between.
+pub(super) fn json(
+    sheet: &Sheet,
+    logged: &BTreeMap<String, Vec<MlflowRun>>,
+    w: &mut impl std::io::Write,
+) -> std::io::Result<()> {
     let list: Vec<Experiment<'_>> = sheet
         .groups
         .iter()
@@ -81,9 +86,8 @@ pub(super) fn json(sheet: &Sheet, logged: &BTreeMap<String, Vec<MlflowRun>>) -> 
             }
         })
         .collect();
-    let mut out = serde_json::to_string_pretty(&list).unwrap_or_default();
-    out.push('\n');
-    out
+    serde_json::to_writer_pretty(&mut *w, &list)?;
+    w.write_all(b"\n")
 }
 
 /// An experiment as `--json` lists it.
