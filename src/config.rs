@@ -202,8 +202,8 @@ impl CacheConfig {
     }
 }
 
-/// `[remote.NAME]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `[remote.NAME]`. Its `Debug` hides the keys, and a URL is shown through [`shown_url`].
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemoteConfig {
     /// A folder (relative to the repository root, or absolute) or `s3://bucket/prefix`.
@@ -221,6 +221,34 @@ pub struct RemoteConfig {
     /// The secret key (put it in `.wf/config.local`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_access_key: Option<String>,
+}
+
+impl std::fmt::Debug for RemoteConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |k: &Option<String>| k.as_ref().map(|_| "***");
+        f.debug_struct("RemoteConfig")
+            .field("url", &self.url.as_deref().map(shown_url))
+            .field("endpoint", &self.endpoint.as_deref().map(shown_url))
+            .field("region", &self.region)
+            .field("access_key_id", &hidden(&self.access_key_id))
+            .field("secret_access_key", &hidden(&self.secret_access_key))
+            .finish()
+    }
+}
+
+/// A URL as wf shows it: a password in it (`https://user:password@host/`) replaced by `***`.
+pub fn shown_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    match authority[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_string(),
+    }
 }
 
 impl Config {
@@ -336,4 +364,32 @@ fn syntax(path: &Path, text: String, e: &toml::de::Error) -> ConfigError {
         span,
     });
     ConfigError::Syntax { message, loc }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_not_shown() {
+        assert_eq!(
+            shown_url("https://ann:hunter2@minio.local:9000/bucket"),
+            "https://ann:***@minio.local:9000/bucket"
+        );
+        assert_eq!(shown_url("https://ann@host/x"), "https://ann@host/x");
+        assert_eq!(shown_url("s3://bucket/a@b:c"), "s3://bucket/a@b:c");
+        assert_eq!(shown_url("dvc_remote"), "dvc_remote");
+        let r = RemoteConfig {
+            url: Some("s3://bucket".into()),
+            access_key_id: Some("AKIDEXAMPLE".into()),
+            secret_access_key: Some("wJalrXUtnFEMI".into()),
+            ..RemoteConfig::default()
+        };
+        let shown = format!("{r:?}");
+        assert!(
+            !shown.contains("AKIDEXAMPLE") && !shown.contains("wJalrXUtnFEMI"),
+            "{shown}"
+        );
+        assert!(shown.contains("s3://bucket"), "{shown}");
+    }
 }

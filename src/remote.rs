@@ -117,7 +117,7 @@ impl Remote {
         let url = rc.url.clone().unwrap_or_else(|| DEFAULT_REMOTE_DIR.into());
         let bad = |message: String| RemoteError::BadUrl {
             name: name.clone(),
-            url: url.clone(),
+            url: crate::config::shown_url(&url),
             message,
         };
         let mut local = None;

@@ -378,3 +378,19 @@ fn hardlinked_outs_are_read_only_so_the_cache_stays_intact() {
         .stderr_contains("unknown cache type `softlink` in `.wf/config`")
         .run();
 }
+
+#[test]
+fn remote_list_hides_a_password_in_a_url() {
+    Test::new()
+        .args([
+            "remote",
+            "add",
+            "shared",
+            "https://ann:hunter2@store.example/wf",
+        ])
+        .success()
+        .test()
+        .args(["remote", "list"])
+        .stdout("shared\thttps://ann:***@store.example/wf\ndefault\tdvc_remote (built in)\n")
+        .success();
+}

@@ -159,7 +159,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
                 };
                 out.push_str(&format!(
                     "{name}\t{}{mark}\n",
-                    r.url.as_deref().unwrap_or("")
+                    crate::config::shown_url(r.url.as_deref().unwrap_or(""))
                 ));
             }
             if merged.core.remote.is_none() {
