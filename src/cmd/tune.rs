@@ -12,7 +12,7 @@ use crate::run::RunStatus;
 use crate::spec::{ExecutorName, Pipeline};
 use crate::store::Store;
 use crate::table::Table;
-use crate::tune::{self, Direction, SamplerKind};
+use crate::tune::{self, SamplerKind};
 
 /// Tune the pipeline's params: run the study of the spec's `tune:` block, each trial an
 /// experiment in its own scratch copy, the next trial's params chosen as trials end.
@@ -213,15 +213,7 @@ fn show(ctx: &Context, args: &ShowArgs) -> Result<Report, Error> {
             }
         },
     };
-    let (file, key) = chosen
-        .objective
-        .rsplit_once(':')
-        .unwrap_or((&chosen.objective, ""));
-    let direction = if chosen.direction == "min" {
-        Direction::Min
-    } else {
-        Direction::Max
-    };
+    let (file, key, direction) = tune::show::objective(chosen);
     let trials = match &store {
         Some(s) => s.trials(&chosen.name, file, key)?,
         None => Vec::new(),

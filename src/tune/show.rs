@@ -120,21 +120,27 @@ pub fn history(
         .collect()
 }
 
+/// A stored study's objective, as its file and its key, and its direction.
+pub fn objective(study: &StudyRow) -> (&str, &str, Direction) {
+    let (file, key) = study
+        .objective
+        .rsplit_once(':')
+        .unwrap_or((&study.objective, ""));
+    let direction = if study.direction == "min" {
+        Direction::Min
+    } else {
+        Direction::Max
+    };
+    (file, key, direction)
+}
+
 /// Every study of the store in Markdown, for `wf report --md`: its best trial, and its history
 /// (each trial's value and the best so far) folded away; empty without studies.
 pub fn report_md(store: &Store) -> Result<String, StoreError> {
     let mut out = String::new();
     let number = |v: Option<f64>| v.map_or("-".into(), crate::spec::value::python_float);
     for study in store.studies()? {
-        let (file, key) = study
-            .objective
-            .rsplit_once(':')
-            .unwrap_or((&study.objective, ""));
-        let direction = if study.direction == "min" {
-            Direction::Min
-        } else {
-            Direction::Max
-        };
+        let (file, key, direction) = objective(&study);
         let trials = store.trials(&study.name, file, key)?;
         out.push_str(&format!(
             "#### Study `{}`: `{}` ({})\n\n",
