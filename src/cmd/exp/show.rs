@@ -14,7 +14,7 @@ use crate::store::Store;
 /// baseline commit.
 ///
 /// On a terminal the table fits its width: columns whose value is the same in every row go
-/// first, then long values are shortened.
+/// first, then long values are shortened, then the last columns are left out (a note says so).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Every run of the store (`wf repro` runs too), not only experiments.
