@@ -51,6 +51,8 @@ pub enum Command {
     Stage(cmd::stage::Args),
     /// Inspect and manage the model registry.
     Model(cmd::model::Args),
+    /// Serve a registry model over HTTP, following the champion alias.
+    Serve(cmd::serve::Args),
     /// Run the pipeline, then again whenever a dependency, a param or a spec changes.
     Watch(cmd::watch::Args),
     /// Run, compare and apply experiments.

@@ -53,6 +53,9 @@ pub enum Error {
     /// No one registry to use.
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    /// `wf serve` cannot start.
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
     /// Verification cannot start.
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
@@ -111,6 +114,8 @@ impl Error {
             | Error::Exec(_)
             | Error::Watch(_) => exit_code::FAILED,
             Error::Pointer(_) | Error::Registry(_) => exit_code::BAD_INPUT,
+            Error::Serve(crate::serve::ServeError::Runtime(_)) => exit_code::FAILED,
+            Error::Serve(_) => exit_code::BAD_INPUT,
             Error::Store(crate::store::StoreError::Write { .. }) => exit_code::FAILED,
             Error::Store(_) => exit_code::BAD_INPUT,
             Error::Exp(crate::exp::ExpError::Write { .. }) => exit_code::FAILED,
@@ -171,6 +176,7 @@ impl Error {
             Error::Exec(e) => (None, vec![], e.help().map(str::to_string)),
             Error::Verify(e) => (None, vec![], e.help().map(str::to_string)),
             Error::Registry(e) => (None, vec![], Some(e.help().to_string())),
+            Error::Serve(e) => (None, vec![], e.help().map(str::to_string)),
             Error::Store(e) => (None, vec![], Some(e.help().to_string())),
             Error::Exp(e) => (
                 override_at.as_ref().map(|l| (l, String::new())),

@@ -35,6 +35,7 @@ pub mod repo_path;
 pub mod report;
 pub mod run;
 pub mod select;
+pub mod serve;
 pub mod spec;
 pub mod status;
 pub mod store;
@@ -112,6 +113,7 @@ fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
         Command::Pull(args) => cmd::push::pull(ctx, args),
         Command::Remote(args) => cmd::remote::run(ctx, args),
         Command::Gc(args) => cmd::gc::run(ctx, args),
+        Command::Serve(args) => cmd::serve::run(ctx, args),
         Command::Watch(args) => cmd::watch::run(ctx, args),
         Command::Exp(args) => cmd::exp::run(ctx, args),
         Command::Tune(args) => cmd::tune::run(ctx, args),

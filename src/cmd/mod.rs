@@ -13,6 +13,7 @@ pub mod remote;
 pub mod report;
 pub mod repro;
 pub mod run_task;
+pub mod serve;
 pub mod stage;
 pub mod status;
 pub mod tune;

@@ -167,7 +167,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
 }
 
 /// The registry of the pipeline's `deploy` stage (see `registry::find`).
-fn default_registry(ctx: &Context) -> Result<PathBuf, Error> {
+pub(crate) fn default_registry(ctx: &Context) -> Result<PathBuf, Error> {
     let pipeline = Pipeline::load(&ctx.root, &ctx.cwd, &[])?;
     Ok(registry::find_one(&pipeline)?.dir)
 }

@@ -89,9 +89,9 @@ pub(crate) fn round6(x: f64) -> f64 {
     if r == 0.0 { 0.0 } else { r }
 }
 
-/// The current UTC time as RFC 3339 to the second (`2026-11-22T18:04:05Z`), for registry
-/// metadata only.
-pub(crate) fn now_utc() -> String {
+/// The current UTC time as RFC 3339 to the second (`2026-11-22T18:04:05Z`), as the registry
+/// records it.
+pub fn now_utc() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
 }
 

@@ -208,6 +208,20 @@ pub enum Error {
         name: String,
     },
 
+    /// A registered model file whose bytes are not those registered.
+    #[error(
+        "`{}` was changed or damaged since it was registered: its blake3 is {found}, not {recorded}",
+        path.display()
+    )]
+    Damaged {
+        /// The model file.
+        path: PathBuf,
+        /// The hash in the version's `meta.json`.
+        recorded: String,
+        /// The file's hash now.
+        found: String,
+    },
+
     /// A registry folder that does not exist.
     #[error("`{}` is not a model registry (no `versions` folder)", path.display())]
     NotARegistry {

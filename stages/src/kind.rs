@@ -40,6 +40,10 @@ pub(crate) trait Fitted: fmt::Debug + Send + Sync {
     fn kind(&self) -> &'static str;
     /// The class index of one standardised row.
     fn predict(&self, row: ArrayView1<'_, f64>) -> usize;
+    /// The probability of each class for one standardised row, summing to 1. For a kind with
+    /// no probabilistic model (`svm`) it is a softmax of its class scores, so the most
+    /// probable class is the one [`Fitted::predict`] picks, ties apart.
+    fn probabilities(&self, row: ArrayView1<'_, f64>, n_classes: usize) -> Vec<f64>;
     /// Whether the state fits `n_features` features and `n_classes` classes, so prediction
     /// cannot index out of bounds on a hand-edited file.
     fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool;
@@ -145,6 +149,26 @@ impl Range {
 }
 
 /// The index of the largest value; the first on a tie.
+/// `exp(s - max) / sum`: scores to probabilities, without overflow.
+pub(crate) fn probabilities_of(scores: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut p: Vec<f64> = scores.collect();
+    let max = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        let n = p.len().max(1) as f64;
+        return vec![1.0 / n; p.len()];
+    }
+    p.iter_mut().for_each(|s| *s = (*s - max).exp());
+    let sum: f64 = p.iter().sum();
+    p.iter_mut().for_each(|s| *s /= sum);
+    p
+}
+
+/// A count per class as fractions of their sum.
+pub(crate) fn fractions(counts: &[usize]) -> Vec<f64> {
+    let sum = counts.iter().sum::<usize>().max(1) as f64;
+    counts.iter().map(|&c| c as f64 / sum).collect()
+}
+
 pub(crate) fn argmax(values: impl Iterator<Item = f64>) -> usize {
     let mut best = (0, f64::NEG_INFINITY);
     for (i, v) in values.enumerate() {

@@ -32,12 +32,13 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
+pub use atomic::now_utc;
 pub use cancel::Cancel;
 pub use deploy::{Candidate, Deploy, DeployWith, Direction};
 pub use error::Error;
 pub use evaluate::{Evaluate, EvaluateWith};
 pub use kind::{Limit, ParamSpec, Range};
-pub use model::{MODEL_FORMAT, Model, Scaler, load_model, predict};
+pub use model::{MODEL_FORMAT, Model, Scaler, Scored, load_model, predict};
 pub use model_kind::ModelKind;
 pub use prepare::{Prepare, PrepareWith};
 pub use registry::Registry;

@@ -76,6 +76,16 @@ pub struct Model {
     pub(crate) fitted: FittedState,
 }
 
+/// The prediction for one row: the class the model picks and each class's probability, in the
+/// order of [`Model::classes`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// Index into [`Model::classes`].
+    pub class: usize,
+    /// One per class, summing to 1.
+    pub probabilities: Vec<f64>,
+}
+
 /// A model fitted by [`fit`], with what `train` reports about it.
 pub(crate) struct Trained {
     pub(crate) model: Model,
@@ -172,6 +182,24 @@ impl Model {
         Ok(out)
     }
 
+    /// Predicts one row of raw feature values in the order of [`Model::features`],
+    /// standardised as at training time: the same class as [`predict`] on that row. `None`
+    /// when the row does not have one value per feature.
+    pub fn score(&self, raw: &[f64]) -> Option<Scored> {
+        if raw.len() != self.features.len() {
+            return None;
+        }
+        let x: ndarray::Array1<f64> = raw
+            .iter()
+            .enumerate()
+            .map(|(j, v)| (v - self.scaler.mean[j]) / self.scaler.scale[j])
+            .collect();
+        Some(Scored {
+            class: self.fitted.0.predict(x.view()),
+            probabilities: self.fitted.0.probabilities(x.view(), self.classes.len()),
+        })
+    }
+
     /// Checks the parts of a loaded file against each other, so prediction cannot index out of
     /// bounds on a hand-edited or truncated file.
     fn check(&self) -> Result<(), String> {
@@ -240,4 +268,35 @@ pub(crate) fn predict_cancellable(
         .into_iter()
         .map(|c| model.classes[c].clone())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kind::argmax;
+
+    #[test]
+    fn a_scored_row_picks_the_predicted_class_with_probabilities_that_sum_to_1() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/iris.csv");
+        let table = Table::read(&path).unwrap();
+        let raw = table.matrix(&table.columns()[..4]).unwrap();
+        for kind in ModelKind::all() {
+            let trained = fit(kind, &Map::new(), &table, "species", &Cancel::new(), 1).unwrap();
+            let model = trained.model;
+            let labels = predict(&model, &table).unwrap();
+            for (i, row) in raw.rows().into_iter().enumerate() {
+                let scored = model.score(&row.to_vec()).unwrap();
+                assert_eq!(model.classes[scored.class], labels[i], "{kind} row {i}");
+                let p = &scored.probabilities;
+                assert_eq!(p.len(), 3);
+                assert!(p.iter().all(|x| (0.0..=1.0).contains(x)), "{kind}: {p:?}");
+                assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{kind}: {p:?}");
+                if kind.as_str() != "knn" {
+                    // knn breaks a tie of votes its own way; the others pick the top score.
+                    assert_eq!(argmax(p.iter().copied()), scored.class, "{kind} row {i}");
+                }
+            }
+            assert_eq!(model.score(&[1.0, 2.0]), None, "a row of the wrong width");
+        }
+    }
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::model::{load_model, predict};
+use crate::model::{Model, load_model, parse_model, predict};
 use crate::table::Table;
 use crate::{Direction, Error, atomic};
 
@@ -127,6 +127,8 @@ pub struct Prediction {
     pub target: String,
     /// One label per input row.
     pub labels: Vec<String>,
+    /// Per input row, each class's probability (see `wf serve`), classes in sorted order.
+    pub probabilities: Vec<Map<String, Value>>,
 }
 
 /// A model registry folder.
@@ -284,6 +286,23 @@ impl Registry {
         })
     }
 
+    /// The model of a version, checked against the hash recorded when it was registered, with
+    /// that hash: what a server loads.
+    pub fn load(&self, version: u32) -> Result<(Model, String), Error> {
+        let meta = self.meta(version)?;
+        let path = self.model_file(version);
+        let bytes = std::fs::read(&path).map_err(|e| Error::read(&path, e))?;
+        let found = blake3::hash(&bytes).to_hex().to_string();
+        if found != meta.blake3 {
+            return Err(Error::Damaged {
+                path,
+                recorded: meta.blake3,
+                found,
+            });
+        }
+        Ok((parse_model(&path, &bytes)?, found))
+    }
+
     /// Makes `version` the champion (recorded in the history, so `rollback` can undo it).
     pub fn promote(&self, version: u32) -> Result<(), Error> {
         let version = self.resolve(&version.to_string())?;
@@ -309,12 +328,28 @@ impl Registry {
     pub fn predict(&self, version_or_alias: &str, input_csv: &Path) -> Result<Prediction, Error> {
         let version = self.resolve(version_or_alias)?;
         let model = load_model(&self.model_file(version))?;
-        let labels = predict(&model, &Table::read(input_csv)?)?;
+        let table = Table::read(input_csv)?;
+        let labels = predict(&model, &table)?;
+        let probabilities = table
+            .matrix(&model.features)?
+            .rows()
+            .into_iter()
+            .filter_map(|row| model.score(&row.to_vec()))
+            .map(|s| {
+                model
+                    .classes
+                    .iter()
+                    .zip(s.probabilities)
+                    .map(|(c, p)| (c.clone(), Value::from(p)))
+                    .collect()
+            })
+            .collect();
         Ok(Prediction {
             version,
             model: model.model.to_string(),
             target: model.target,
             labels,
+            probabilities,
         })
     }
 

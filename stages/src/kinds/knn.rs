@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 use crate::cart::majority;
-use crate::kind::{Fitted, Hyper, Kind, Limit, ParamSpec, Range, Training};
+use crate::kind::{Fitted, Hyper, Kind, Limit, ParamSpec, Range, Training, fractions};
 use crate::params::{Given, sorted_map};
 
 /// The `knn` kind.
@@ -87,6 +87,30 @@ impl Fitted for State {
     }
 
     fn predict(&self, row: ArrayView1<'_, f64>) -> usize {
+        let n_classes = self.classes.iter().max().map_or(0, |m| m + 1);
+        majority(&self.votes(row, n_classes))
+    }
+
+    fn probabilities(&self, row: ArrayView1<'_, f64>, n_classes: usize) -> Vec<f64> {
+        fractions(&self.votes(row, n_classes))
+    }
+
+    fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
+        self.k >= 1
+            && self.k <= self.points.len()
+            && self.points.len() == self.classes.len()
+            && self.points.iter().all(|p| p.len() == n_features)
+            && self.classes.iter().all(|&c| c < n_classes)
+    }
+
+    fn state(&self) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+}
+
+impl State {
+    /// The classes of the `k` nearest training rows, counted: one count per class.
+    fn votes(&self, row: ArrayView1<'_, f64>, n_classes: usize) -> Vec<usize> {
         let mut near: Vec<(f64, usize)> = self
             .points
             .iter()
@@ -102,23 +126,12 @@ impl Fitted for State {
             .collect();
         // Ties in distance go to the earlier training row.
         near.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let n_classes = self.classes.iter().max().map_or(0, |m| m + 1);
         let mut votes = vec![0; n_classes];
         for &(_, i) in near.iter().take(self.k) {
-            votes[self.classes[i]] += 1;
+            if let Some(v) = votes.get_mut(self.classes[i]) {
+                *v += 1;
+            }
         }
-        majority(&votes)
-    }
-
-    fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
-        self.k >= 1
-            && self.k <= self.points.len()
-            && self.points.len() == self.classes.len()
-            && self.points.iter().all(|p| p.len() == n_features)
-            && self.classes.iter().all(|&c| c < n_classes)
-    }
-
-    fn state(&self) -> Result<Value, serde_json::Error> {
-        serde_json::to_value(self)
+        votes
     }
 }

@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 
 use super::softmax::{self, Settings};
 use crate::Error;
-use crate::kind::{Fitted, Hyper, Kind, Limit, ParamSpec, Range, Training, argmax};
+use crate::kind::{
+    Fitted, Hyper, Kind, Limit, ParamSpec, Range, Training, argmax, probabilities_of,
+};
 use crate::params::{Given, sorted_map};
 
 /// The `logreg` kind.
@@ -108,18 +110,26 @@ struct State {
     intercept: Vec<f64>,
 }
 
+impl State {
+    fn scores<'a>(&'a self, row: &'a ArrayView1<'_, f64>) -> impl Iterator<Item = f64> + 'a {
+        self.weights
+            .iter()
+            .zip(&self.intercept)
+            .map(move |(w, b)| b + w.iter().zip(row.iter()).map(|(w, x)| w * x).sum::<f64>())
+    }
+}
+
 impl Fitted for State {
     fn kind(&self) -> &'static str {
         Logreg.name()
     }
 
     fn predict(&self, row: ArrayView1<'_, f64>) -> usize {
-        argmax(
-            self.weights
-                .iter()
-                .zip(&self.intercept)
-                .map(|(w, b)| b + w.iter().zip(row.iter()).map(|(w, x)| w * x).sum::<f64>()),
-        )
+        argmax(self.scores(&row))
+    }
+
+    fn probabilities(&self, row: ArrayView1<'_, f64>, _: usize) -> Vec<f64> {
+        probabilities_of(self.scores(&row))
     }
 
     fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {

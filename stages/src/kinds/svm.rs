@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::Error;
-use crate::kind::{Fitted, Hyper, Kind, Limit, ParamSpec, Range, Training, argmax};
+use crate::kind::{
+    Fitted, Hyper, Kind, Limit, ParamSpec, Range, Training, argmax, probabilities_of,
+};
 use crate::params::{Given, sorted_map};
 
 /// The `svm` kind.
@@ -190,6 +192,10 @@ impl Fitted for State {
 
     fn predict(&self, row: ArrayView1<'_, f64>) -> usize {
         argmax(self.machines.iter().map(|m| m.weighted_sum(&row) - m.rho))
+    }
+
+    fn probabilities(&self, row: ArrayView1<'_, f64>, _: usize) -> Vec<f64> {
+        probabilities_of(self.machines.iter().map(|m| m.weighted_sum(&row) - m.rho))
     }
 
     fn is_well_formed(&self, _: usize, n_classes: usize) -> bool {

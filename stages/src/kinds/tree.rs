@@ -88,6 +88,16 @@ impl Fitted for cart::Tree {
         cart::Tree::predict(self, row)
     }
 
+    /// A leaf keeps its class, not its training rows' counts: the leaf's class gets 1. (Grown
+    /// to purity, the default, a leaf's rows are all of its class, as scikit-learn counts.)
+    fn probabilities(&self, row: ArrayView1<'_, f64>, n_classes: usize) -> Vec<f64> {
+        let mut p = vec![0.0; n_classes];
+        if let Some(c) = p.get_mut(cart::Tree::predict(self, row)) {
+            *c = 1.0;
+        }
+        p
+    }
+
     fn is_well_formed(&self, n_features: usize, n_classes: usize) -> bool {
         cart::Tree::is_well_formed(self, n_features, n_classes)
     }
