@@ -85,6 +85,16 @@ impl Server {
         self.wait()
     }
 
+    /// CPU seconds the server has used (user and system), from `/proc`.
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        ticks / 100.0
+    }
+
     pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap()
     }
@@ -337,4 +347,16 @@ fn predictions_in_every_form_equal_wf_model_predict() {
         setosa * 11 + 3
     );
     assert!(metrics.contains(&line), "{line} not in\n{metrics}");
+}
+
+#[test]
+fn an_idle_server_following_the_champion_does_no_work() {
+    let out = iris();
+    let server = Server::start(out.path(), &[], &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    let before = server.cpu_seconds();
+    std::thread::sleep(Duration::from_secs(3));
+    let used = server.cpu_seconds() - before;
+    // Reading the aliases once a second costs well under a millisecond each time.
+    assert!(used < 0.1, "{used} s of CPU in 3 idle seconds");
 }

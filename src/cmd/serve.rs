@@ -31,6 +31,10 @@ pub struct Args {
     /// The port (0: any free one; the address is printed).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
+    /// Threads answering requests (default: one per CPU). On a machine shared with the
+    /// clients, fewer can answer faster.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
     /// The model's name in `/v2/models/NAME` (default: the `--model` value).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
@@ -51,6 +55,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         target: Target::parse(&args.model),
         host: args.host.clone(),
         port: args.port,
+        workers: args.workers.map(usize::from),
         name: args.name.clone(),
         token: std::env::var("WF_SERVE_TOKEN").ok(),
         token_dir: in_repo.then(|| ctx.root.join(".wf")),

@@ -24,7 +24,12 @@ pub(crate) fn start(shared: &Arc<Shared>) -> Follower {
         return Follower { _watcher: None };
     }
     let (wake, mut woken) = tokio::sync::mpsc::channel::<()>(1);
-    let watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // Reading the aliases is an access event itself: only a change wakes the follower, or
+        // each read would cause the next.
+        if event.is_ok_and(|e| e.kind.is_access()) {
+            return;
+        }
         // A full channel already has a wake-up waiting: events of one rename coalesce.
         let _ = wake.try_send(());
     })

@@ -34,6 +34,8 @@ pub struct Options {
     pub host: String,
     /// The port; 0 takes a free one.
     pub port: u16,
+    /// Threads answering requests; `None`: one per CPU.
+    pub workers: Option<usize>,
     /// The model's name in `/v2/models/{name}` (default: the target as given).
     pub name: Option<String>,
     /// `POST /reload`'s token, from `WF_SERVE_TOKEN`.
@@ -56,10 +58,11 @@ pub enum Stopped {
 
 /// Serves until SIGTERM or Ctrl-C.
 pub fn run(options: Options) -> Result<Stopped, ServeError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(ServeError::Runtime)?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = options.workers {
+        builder.worker_threads(n);
+    }
+    let runtime = builder.enable_all().build().map_err(ServeError::Runtime)?;
     runtime.block_on(serve(options))
 }
 
