@@ -360,3 +360,73 @@ fn an_idle_server_following_the_champion_does_no_work() {
     // Reading the aliases once a second costs well under a millisecond each time.
     assert!(used < 0.1, "{used} s of CPU in 3 idle seconds");
 }
+
+/// MLflow's own scoring client, with the inputs it knows: a pandas DataFrame (sent as
+/// `dataframe_split` with its index), a numpy array and a dict of columns (as `inputs`), params.
+const MLFLOW_CLIENT: &str = r#"
+import json, sys
+import numpy as np
+import pandas as pd
+from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+host, port, csv = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+client = ScoringServerClient(host, port)
+client.wait_server_ready(timeout=10)
+frame = pd.read_csv(csv)
+features = frame.drop(columns=["species"])
+answers = {
+    "frame": client.invoke(frame)["predictions"],
+    "array": client.invoke(features.to_numpy())["predictions"],
+    "columns": client.invoke({c: features[c].to_numpy() for c in features.columns})["predictions"],
+    "params": client.invoke(features, params={"unused": 1})["predictions"],
+    "version": client.get_version(),
+}
+print(json.dumps(answers))
+"#;
+
+#[test]
+fn mlflows_own_scoring_client_gets_the_labels_of_wf_model_predict() {
+    let Some(python) = crate::tracking::mlflow_python() else {
+        return;
+    };
+    let out = iris();
+    let expected: Value = serde_json::from_str(
+        &out.test()
+            .args([
+                "-C",
+                "specs",
+                "model",
+                "predict",
+                "../out/prepared/test.csv",
+                "--json",
+            ])
+            .success()
+            .stdout,
+    )
+    .unwrap();
+    let server = Server::start(out.path(), &[], &[]);
+    let (host, port) = server
+        .url
+        .trim_start_matches("http://")
+        .split_once(':')
+        .unwrap();
+    let script = out.path().join("client.py");
+    std::fs::write(&script, MLFLOW_CLIENT).unwrap();
+    let run = Command::new(&python)
+        .arg(&script)
+        .args([host, port])
+        .arg(out.path().join("out/prepared/test.csv"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let answers: Value = serde_json::from_str(&stdout).unwrap();
+    for form in ["frame", "array", "columns", "params"] {
+        assert_eq!(answers[form], expected["labels"], "{form}");
+    }
+    assert_eq!(answers["version"], env!("CARGO_PKG_VERSION"));
+}

@@ -114,7 +114,7 @@ fn a_tracking_server_of_the_users_own_is_left_alone() {
 }
 
 /// The interpreter with MLflow's client, if the test may run.
-fn mlflow_python() -> Option<String> {
+pub(crate) fn mlflow_python() -> Option<String> {
     let python = std::env::var("WF_MLFLOW_PYTHON")
         .ok()
         .filter(|p| !p.is_empty());
