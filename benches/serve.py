@@ -116,7 +116,7 @@ def stop(s: Server) -> str:
     try:
         os.killpg(s.proc.pid, signal.SIGTERM)
         code = s.proc.wait(timeout=20)
-        if code != 0 and s.name == "wf":
+        if code != 0 and s.name.startswith("wf"):
             problems.append(f"exited {code} after SIGTERM, not 0")
     except ProcessLookupError:
         problems.append("was gone before SIGTERM")
@@ -223,7 +223,7 @@ def fmt_rps(values: list[float]) -> str:
 
 
 def tables(ctx: Ctx, servers: list[Server]) -> list[str]:
-    wf = next((s for s in servers if s.name == "wf"), None)
+    wf = next((s for s in servers if s.name == "wf-1"), None)
     base = next((s for s in servers if s.name == "fastapi-1"), None)
     out = []
     for conns in ctx.args.connections:
@@ -240,6 +240,8 @@ def tables(ctx: Ctx, servers: list[Server]) -> list[str]:
             rps = [r[0] for r in loads]
             p50, p99 = (statistics.median(r[k] for r in loads) for k in (1, 2))
             ratio = "—" if s is wf or wf_rps is None else fmt_ratio(wf_rps / statistics.median(rps))
+            if s is not wf and s.name.startswith("wf") and wf_rps is not None:
+                ratio = "—"
             target = "—"
             if conns == HEADLINE and s is wf:
                 target = f"p99 < 1 ms {verdict(p99 < TARGET_P99)}"
@@ -277,9 +279,15 @@ def run(ctx: Ctx, servers: list[Server], lines: list[str]) -> None:
     bin_dir = venv_bin(ctx, Path(args.venv))
     train = project / "out" / "prepared" / "train.csv"
 
-    wf_label = f"`wf serve` (champion: v{version}, logreg)"
-    servers.append(Server("wf", wf_label, "wf", [ctx.wf, "-C", "specs", "serve", "--host", "127.0.0.1", "--port", "0"],
-                          ctx.runner.env))
+    for w in args.wf_workers:
+        # One worker, as uvicorn's one event loop: the pair the targets compare. The default
+        # (a thread per CPU) shares this machine's 2 cores with wrk.
+        flags = ["--workers", str(w)] if w else []
+        label = f"`wf serve --workers {w}`" if w else "`wf serve` (a worker per CPU)"
+        servers.append(Server(f"wf-{w}" if w else "wf", f"{label} (champion: v{version}, logreg)",
+                              f"wf {w}w" if w else "wf",
+                              [ctx.wf, "-C", "specs", "serve", "--host", "127.0.0.1", "--port", "0", *flags],
+                              ctx.runner.env))
     for w in args.workers:
         # No access log: uvicorn's default writes a line per request, which would cost FastAPI
         # more than it costs wf.
@@ -292,7 +300,9 @@ def run(ctx: Ctx, servers: list[Server], lines: list[str]) -> None:
 
     cp = ctx.runner.run([ctx.wf, "serve", "--help"], project, check=False)[1]
     if cp.returncode != 0:
-        servers[0].error = f"`{ctx.wf} serve --help` fails: this wf has no `serve` command:\n{tail(cp.stderr)}"
+        for s in servers:
+            if s.name.startswith("wf"):
+                s.error = f"`{ctx.wf} serve --help` fails: this wf has no `serve` command:\n{tail(cp.stderr)}"
     for s in servers:
         if not s.error:
             try:
@@ -314,6 +324,9 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=5, help="loads per server and connection count, after a 1 s warm-up (default 5)")
     p.add_argument("--duration", type=float, default=10, help="seconds of each wrk load (default 10)")
     p.add_argument("--connections", default="1,4,16", help="wrk connections, one table each (default 1,4,16)")
+    p.add_argument("--wf-workers", default="1,0", help="wf serve --workers values, one wf server each; 0: "
+                                                       "the default, a thread per CPU (default 1,0; 1 is the one the "
+                                                       "targets compare)")
     p.add_argument("--workers", default="1,2", help="uvicorn workers, one FastAPI server each (default 1,2; "
                                                     "1 is the baseline of the targets)")
     p.add_argument("--venv", default=str(Path(os.environ.get("TMPDIR") or "/tmp") / "wf-bench-serve"),
@@ -328,12 +341,13 @@ def main() -> int:
     try:
         args.connections = [int(c) for c in args.connections.split(",")]
         args.workers = [int(w) for w in args.workers.split(",")]
+        args.wf_workers = [int(w) for w in args.wf_workers.split(",")]
     except ValueError:
         p.error("--connections and --workers take comma-separated numbers")
     if args.runs < 1 or min(args.connections) < 1 or min(args.workers) < 1:
         p.error("--runs, --connections and --workers must be at least 1")
-    if 1 not in args.workers:
-        p.error("--workers must include 1: the baseline of the targets")
+    if 1 not in args.workers or 1 not in args.wf_workers:
+        p.error("--workers and --wf-workers must include 1: the pair the targets compare")
     wf = str(Path(args.wf).resolve())
     if not os.access(wf, os.X_OK):
         sys.exit(f"serve.py: no executable {args.wf} (build it with `cargo build --release`, or pass --wf)")
