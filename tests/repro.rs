@@ -533,25 +533,24 @@ fn second_writer_is_refused() {
 }
 
 #[test]
-fn interrupt_keeps_finished_stages_and_exits_130() {
+fn ctrl_c_sigterm_and_sighup_keep_finished_stages_and_exit_130() {
+    use nix::sys::signal::Signal;
     let spec = "stages:\n  quick:\n    cmd: echo q > q.txt\n    outs: [q.txt]\n  slow:\n    cmd: touch started && sleep 30 && echo s > s.txt\n    deps: [q.txt]\n    outs: [s.txt]\n";
-    let t = Test::new().write("pipeline.yaml", spec);
-    let dir = t.path().to_path_buf();
-    let mut child = crate::test::repro_until(&dir, "started");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    let lock = std::fs::read_to_string(dir.join("pipeline.lock")).unwrap();
-    assert!(
-        lock.contains("  quick:") && !lock.contains("  slow:"),
-        "{lock}"
-    );
-    assert!(!dir.join(".wf/lock").exists(), "the write lock is released");
-    t.arg("status").stdout_contains("slow:").run();
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        let t = Test::new().write("pipeline.yaml", spec);
+        let dir = t.path().to_path_buf();
+        let mut child = crate::test::repro_until(&dir, "started");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{signal}");
+        let lock = std::fs::read_to_string(dir.join("pipeline.lock")).unwrap();
+        assert!(
+            lock.contains("  quick:") && !lock.contains("  slow:"),
+            "{signal}: {lock}"
+        );
+        assert!(!dir.join(".wf/lock").exists(), "the write lock is released");
+        t.arg("status").stdout_contains("slow:").run();
+    }
 }
 
 #[test]

@@ -1,14 +1,15 @@
-//! Ctrl-C and SIGTERM, as one stream: how a run (and a watch between runs) learns that it must
-//! stop.
+//! Ctrl-C, SIGTERM and SIGHUP (the terminal closed), as one stream: how a run (and a watch
+//! between runs) learns that it must stop.
 
 use futures::FutureExt;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-/// SIGINT and SIGTERM. Installed before anything runs and kept to the end, so a signal that
+/// SIGINT, SIGTERM and SIGHUP. Installed before anything runs and kept to the end, so a signal that
 /// arrives between two steps is never lost.
 pub struct Signals {
     int: Signal,
     term: Signal,
+    hup: Signal,
 }
 
 impl Signals {
@@ -17,6 +18,7 @@ impl Signals {
         Ok(Signals {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
         })
     }
 
@@ -25,6 +27,7 @@ impl Signals {
         tokio::select! {
             _ = self.int.recv() => {}
             _ = self.term.recv() => {}
+            _ = self.hup.recv() => {}
         }
     }
 
