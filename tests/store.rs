@@ -201,3 +201,41 @@ fn a_run_in_a_git_checkout_records_its_commit_and_whether_the_tree_was_dirty() {
         "1"
     );
 }
+
+#[test]
+fn no_environment_variable_or_tracking_token_reaches_the_store_or_the_lock() {
+    let secret = "wf-test-secret-5b2c9e";
+    let spec = "stages:\n  train:\n    cmd: printf %s \"$MLFLOW_TRACKING_TOKEN\" > token.txt && echo done > out.txt\n    outs: [out.txt, token.txt]\n";
+    let out = Test::new()
+        .write(".wf/.gitignore", "/*\n")
+        .write("pipeline.yaml", spec)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("WF_TEST_API_KEY", secret)
+        .arg("repro")
+        .success();
+    let token = std::fs::read_to_string(out.path().join("token.txt")).unwrap();
+    assert_eq!(token.len(), 32, "the stage got a tracking token: {token:?}");
+    // Every byte wf keeps: the store (with its journal), the run records, the lock, the cache
+    // (which holds token.txt as an out, so is searched for the secret only).
+    for entry in walkdir::WalkDir::new(out.path())
+        .into_iter()
+        .map(Result::unwrap)
+    {
+        if !entry.file_type().is_file() || entry.path().ends_with("token.txt") {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(
+            !has(secret),
+            "{} holds an environment variable",
+            entry.path().display()
+        );
+        let in_cache = entry.path().starts_with(out.path().join(".wf/cache"));
+        assert!(
+            in_cache || !has(&token),
+            "{} holds the tracking token",
+            entry.path().display()
+        );
+    }
+}
