@@ -16,6 +16,7 @@ mod errors;
 mod examples;
 mod exp;
 mod external;
+mod faults;
 mod gc;
 mod interpolation;
 mod iris;

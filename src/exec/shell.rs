@@ -175,6 +175,10 @@ async fn stop_group(pgid: i32, child: &mut tokio::process::Child) {
     }
 }
 
+/// The longest line sent as one: a longer one (a progress bar redrawn with `\r`, a binary
+/// dump) is sent in pieces of this size, so a stage's output costs bounded memory.
+const MAX_LINE: usize = 1 << 20;
+
 /// Sends each line of a child's stream as an `Output` event.
 fn forward(
     stream: impl tokio::io::AsyncRead + Unpin + Send + 'static,
@@ -183,16 +187,43 @@ fn forward(
     events: Events,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut lines = BufReader::new(stream).split(b'\n');
-        while let Ok(Some(bytes)) = lines.next_segment().await {
-            let line = String::from_utf8_lossy(&bytes)
-                .trim_end_matches('\r')
-                .to_string();
+        let mut reader = BufReader::new(stream);
+        let mut line = Vec::new();
+        let send = |bytes: &[u8]| {
+            let text = String::from_utf8_lossy(bytes);
             let _ = events.send(Event::Output {
                 stage: stage.clone(),
-                line,
+                line: text.trim_end_matches('\r').to_string(),
                 stderr,
             });
+        };
+        loop {
+            let buf = match reader.fill_buf().await {
+                Ok(buf) if !buf.is_empty() => buf,
+                // The end, or a read error: what was read of the last line is sent.
+                _ => {
+                    if !line.is_empty() {
+                        send(&line);
+                    }
+                    break;
+                }
+            };
+            let room = &buf[..buf.len().min(MAX_LINE - line.len())];
+            let (used, ended) = match room.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    line.extend_from_slice(&room[..i]);
+                    (i + 1, true)
+                }
+                None => {
+                    line.extend_from_slice(room);
+                    (room.len(), line.len() == MAX_LINE)
+                }
+            };
+            reader.consume(used);
+            if ended {
+                send(&line);
+                line.clear();
+            }
         }
     })
 }
