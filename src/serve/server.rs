@@ -75,11 +75,7 @@ async fn serve(options: Options) -> Result<Stopped, ServeError> {
         target: options.target.clone(),
     };
     let metrics = Metrics::new();
-    let first = {
-        let (source, metrics) = (source.clone(), &metrics);
-        let version = source.resolve()?;
-        source.load(version, metrics)?
-    };
+    let first = source.load(source.resolve()?, &metrics)?;
     let addr = format!("{}:{}", options.host, options.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
