@@ -79,6 +79,18 @@ impl Pipeline {
         Ok(pipeline)
     }
 
+    /// The stages of one spec given as text, `file` naming it: what [`Pipeline::load`] does for
+    /// each spec file it finds. Params files are still read from under `root`.
+    pub fn from_text(root: &Path, file: &RepoPath, text: String) -> Result<Pipeline, SpecError> {
+        let mut pipeline = Pipeline {
+            root: root.to_path_buf(),
+            specs: vec![],
+            stages: vec![],
+        };
+        pipeline.add_text(file, text, true, &Arc::default())?;
+        Ok(pipeline)
+    }
+
     fn add_spec(
         &mut self,
         file: &RepoPath,
@@ -90,6 +102,17 @@ impl Pipeline {
             path: file.to_string(),
             reason: e.to_string(),
         })?;
+        self.add_text(file, text, local, overrides)
+    }
+
+    fn add_text(
+        &mut self,
+        file: &RepoPath,
+        text: String,
+        local: bool,
+        overrides: &Arc<crate::overrides::Overrides>,
+    ) -> Result<(), SpecError> {
+        let path = file.to_path(&self.root);
         let src = Arc::new(Source {
             name: file.to_string(),
             path,
