@@ -266,8 +266,9 @@ fn matches(s: &str) -> Vec<Match<'_>> {
         let mut depth = 1;
         let mut i = start + 2;
         let mut close = None;
+        // Bytes, not `&s[i..]`: `i` steps through the bytes of multi-byte characters too.
         while i < s.len() {
-            if s[i..].starts_with("${") {
+            if s.as_bytes()[i..].starts_with(b"${") {
                 depth += 1;
                 i += 2;
                 continue;
@@ -729,6 +730,17 @@ mod tests {
             Err(SpecError::BadExpression { .. })
         ));
         case(&c, "echo ${unclosed", "echo ${unclosed");
+    }
+
+    #[test]
+    fn non_ascii_inside_an_interpolation_is_a_key() {
+        // Regression: `${é}` panicked, slicing the string inside the `é` (found by fuzzing).
+        let c = scope("é: 1\ncafé: {crème: 2}\n");
+        case(&c, "echo ${é} ${café.crème}€", "echo 1 2€");
+        assert!(matches!(
+            resolve(&c, "cmd", "echo ${ü}"),
+            Err(SpecError::Undefined { key, .. }) if key == "ü"
+        ));
     }
 
     #[test]
