@@ -369,6 +369,27 @@ fn missing_vars_file() {
 }
 
 #[test]
+fn vars_file_that_is_not_a_regular_file() {
+    // Regression: `/dev/zero` was read until memory ran out.
+    Test::new()
+        .write(
+            "pipeline.yaml",
+            "vars: [/dev/zero]\nstages:\n  s:\n    cmd: echo\n",
+        )
+        .arg("dag")
+        .status(2)
+        .stderr(
+            "error: `/dev/zero` is not a regular file
+ --> pipeline.yaml:1:8
+  |
+1 | vars: [/dev/zero]
+  |        ^^^^^^^^^
+",
+        )
+        .run();
+}
+
+#[test]
 fn vars_file_loaded_twice_partially() {
     Test::new()
         .write("v.yaml", "x: 1\ny: 2\n")

@@ -90,8 +90,13 @@ impl Scope {
             }
         }
         let path = root.join(&name);
-        if path.is_dir() {
-            return Err(vars_err(format!("`{name}` is a directory")));
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => return Err(vars_err(format!("`{name}` is a directory"))),
+            // A device or a pipe (`/dev/zero`, `/dev/stdin`) could be read forever.
+            Ok(m) if !m.is_file() => {
+                return Err(vars_err(format!("`{name}` is not a regular file")));
+            }
+            _ => {}
         }
         let text = std::fs::read_to_string(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
