@@ -631,3 +631,50 @@ fn interpolation_in_a_flow_list_suggests_quoting() {
 ",
     );
 }
+
+#[test]
+fn a_matrix_of_too_many_combinations() {
+    // Regression: one ten-item list aliased under eight keys made 10^8 stages, and ran out of
+    // memory before making the first.
+    spec_error(
+        "stages:\n  s:\n    matrix: {a: &m [0,1,2,3,4,5,6,7,8,9], b: *m, c: *m, d: *m, e: *m, f: *m, g: *m, h: *m}\n    cmd: echo\n",
+        "error: the stages of this spec resolve to more than 64 MiB of values and text
+ --> pipeline.yaml:3:13
+  |
+3 |     matrix: {a: &m [0,1,2,3,4,5,6,7,8,9], b: *m, c: *m, d: *m, e: *m, f: *m, g: *m, h: *m}
+  |             ^ the budget ran out here
+  |
+  = help: a `foreach` or `matrix` makes one stage per item or combination, each with its own copy of what it interpolates: iterate over fewer items, or interpolate key paths (`${train.lr}`) rather than whole mappings or lists
+",
+    );
+}
+
+#[test]
+fn stages_interpolating_a_large_value_each() {
+    // Regression: a thousand stages each unpacking a mapping of 100,000 keys (aliases make it
+    // in five lines) into `cmd` ran out of memory.
+    let mut params =
+        "a: &a {k0: 1, k1: 1, k2: 1, k3: 1, k4: 1, k5: 1, k6: 1, k7: 1, k8: 1, k9: 1}\n"
+            .to_string();
+    for (name, prev) in [("b", "a"), ("c", "b"), ("d", "c"), ("e", "d")] {
+        let keys: Vec<String> = (0..10).map(|i| format!("{name}{i}: *{prev}")).collect();
+        params.push_str(&format!("{name}: &{name} {{{}}}\n", keys.join(", ")));
+    }
+    Test::new()
+        .write("params.yaml", &params)
+        .write(
+            "pipeline.yaml",
+            "stages:\n  s:\n    matrix: {x: &t [0,1,2,3,4,5,6,7,8,9], y: *t, z: *t}\n    cmd: run ${e}\n",
+        )
+        .arg("dag")
+        .status(2)
+        .stderr_contains(
+            "error: the stages of this spec resolve to more than 64 MiB of values and text
+ --> pipeline.yaml:4:14
+  |
+4 |     cmd: run ${e}
+  |              ^^^^ the budget ran out here
+",
+        )
+        .run();
+}

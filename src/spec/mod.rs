@@ -2,7 +2,9 @@
 //! checked against the schema, interpolated and expanded into `Stage`s. The first arrow of
 //! DESIGN.md's flow.
 
+mod budget;
 pub mod error;
+mod flags;
 pub(crate) mod flow;
 pub mod interp;
 mod python;
@@ -13,6 +15,7 @@ pub mod stage;
 pub mod value;
 pub mod yaml;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -126,12 +129,10 @@ impl Pipeline {
             local,
         });
         let stages = resolve::resolve(&self.root, &spec, &raw, overrides)?;
+        // By name, not by comparing each stage with every other: a matrix makes thousands.
+        let mut names = HashSet::new();
         for s in stages {
-            if self
-                .stages
-                .iter()
-                .any(|t| Arc::ptr_eq(&t.spec, &s.spec) && t.name == s.name)
-            {
+            if !names.insert(s.name.clone()) {
                 return Err(SpecError::DuplicateStage {
                     name: s.name.clone(),
                     loc: s.loc.clone(),
