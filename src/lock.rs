@@ -215,11 +215,12 @@ impl Lock {
             }
             Err(source) => return Err(LockError::Read { path: name, source }),
         };
-        let src = Arc::new(Source {
-            name: name.clone(),
-            path,
-            text,
-        });
+        Lock::parse(&Arc::new(Source { name, path, text }))
+    }
+
+    /// Parses a lock's text (`src` names it in errors): conflict markers, YAML, the version.
+    pub fn parse(src: &Arc<Source>) -> Result<Lock, LockError> {
+        let name = src.name.clone();
         let at = |line: usize, col: usize, len: usize| Loc {
             src: src.clone(),
             span: Span::at(&src.text, line.max(1), col.max(1), len),

@@ -114,9 +114,17 @@ impl fmt::Display for RepoPath {
 /// `dir` joined with `file` for messages and map keys, normalised when it stays inside the
 /// repository (`sub` + `../p.yaml` → `p.yaml`), kept as written otherwise.
 pub fn join_display(dir: &str, file: &str) -> String {
-    RepoPath(dir.to_string())
-        .join(file)
-        .map_or_else(|| format!("{dir}/{file}"), |p| p.0)
+    RepoPath(dir.to_string()).join(file).map_or_else(
+        // Not `/{file}` for the root (an absolute path), nor `{dir}//abs` (a relative one).
+        || {
+            if dir.is_empty() || Path::new(file).is_absolute() {
+                file.to_string()
+            } else {
+                format!("{dir}/{file}")
+            }
+        },
+        |p| p.0,
+    )
 }
 
 #[cfg(test)]
@@ -143,6 +151,16 @@ mod tests {
         case("", "../x", None);
         case("sub", "../../x", None);
         case("", "/etc/passwd", None);
+    }
+
+    #[test]
+    fn display_joins_keep_what_leaves_the_repository_as_written() {
+        assert_eq!(join_display("sub", "../p.yaml"), "p.yaml");
+        assert_eq!(join_display("sub", "../../p.yaml"), "sub/../../p.yaml");
+        // Regression: the root's `../p.yaml` became `/../p.yaml`, an absolute path.
+        assert_eq!(join_display("", "../p.yaml"), "../p.yaml");
+        assert_eq!(join_display("", "/dev/zero"), "/dev/zero");
+        assert_eq!(join_display("sub", "/dev/zero"), "/dev/zero");
     }
 
     #[test]

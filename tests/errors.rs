@@ -369,6 +369,27 @@ fn missing_vars_file() {
 }
 
 #[test]
+fn vars_file_that_is_not_a_regular_file() {
+    // Regression: `/dev/zero` was read until memory ran out.
+    Test::new()
+        .write(
+            "pipeline.yaml",
+            "vars: [/dev/zero]\nstages:\n  s:\n    cmd: echo\n",
+        )
+        .arg("dag")
+        .status(2)
+        .stderr(
+            "error: `/dev/zero` is not a regular file
+ --> pipeline.yaml:1:8
+  |
+1 | vars: [/dev/zero]
+  |        ^^^^^^^^^
+",
+        )
+        .run();
+}
+
+#[test]
 fn vars_file_loaded_twice_partially() {
     Test::new()
         .write("v.yaml", "x: 1\ny: 2\n")
@@ -609,4 +630,51 @@ fn interpolation_in_a_flow_list_suggests_quoting() {
   = help: `{` and `}` are flow indicators inside `[...]`: quote the value (`\"a${item}.txt\"`) or write a block list (`- a${item}.txt`)
 ",
     );
+}
+
+#[test]
+fn a_matrix_of_too_many_combinations() {
+    // Regression: one ten-item list aliased under eight keys made 10^8 stages, and ran out of
+    // memory before making the first.
+    spec_error(
+        "stages:\n  s:\n    matrix: {a: &m [0,1,2,3,4,5,6,7,8,9], b: *m, c: *m, d: *m, e: *m, f: *m, g: *m, h: *m}\n    cmd: echo\n",
+        "error: the stages of this spec resolve to more than 64 MiB of values and text
+ --> pipeline.yaml:3:13
+  |
+3 |     matrix: {a: &m [0,1,2,3,4,5,6,7,8,9], b: *m, c: *m, d: *m, e: *m, f: *m, g: *m, h: *m}
+  |             ^ the budget ran out here
+  |
+  = help: a `foreach` or `matrix` makes one stage per item or combination, each with its own copy of what it interpolates: iterate over fewer items, or interpolate key paths (`${train.lr}`) rather than whole mappings or lists
+",
+    );
+}
+
+#[test]
+fn stages_interpolating_a_large_value_each() {
+    // Regression: a thousand stages each unpacking a mapping of 100,000 keys (aliases make it
+    // in five lines) into `cmd` ran out of memory.
+    let mut params =
+        "a: &a {k0: 1, k1: 1, k2: 1, k3: 1, k4: 1, k5: 1, k6: 1, k7: 1, k8: 1, k9: 1}\n"
+            .to_string();
+    for (name, prev) in [("b", "a"), ("c", "b"), ("d", "c"), ("e", "d")] {
+        let keys: Vec<String> = (0..10).map(|i| format!("{name}{i}: *{prev}")).collect();
+        params.push_str(&format!("{name}: &{name} {{{}}}\n", keys.join(", ")));
+    }
+    Test::new()
+        .write("params.yaml", &params)
+        .write(
+            "pipeline.yaml",
+            "stages:\n  s:\n    matrix: {x: &t [0,1,2,3,4,5,6,7,8,9], y: *t, z: *t}\n    cmd: run ${e}\n",
+        )
+        .arg("dag")
+        .status(2)
+        .stderr_contains(
+            "error: the stages of this spec resolve to more than 64 MiB of values and text
+ --> pipeline.yaml:4:14
+  |
+4 |     cmd: run ${e}
+  |              ^^^^ the budget ran out here
+",
+        )
+        .run();
 }

@@ -82,6 +82,27 @@ impl CacheError {
     }
 }
 
+/// Parses a folder manifest object's bytes and checks that every entry is a plain relative path
+/// inside the folder, as `Cache::read_manifest` does once their hash is checked (`path` and
+/// `hash` name the object in errors).
+pub fn parse_manifest(
+    path: &Path,
+    hash: &str,
+    bytes: &[u8],
+) -> Result<Vec<ManifestEntry>, CacheError> {
+    let entries: Vec<ManifestEntry> =
+        serde_json::from_slice(bytes).map_err(|e| CacheError::BadManifest {
+            path: path.display().to_string(),
+            message: manifest::json(&e),
+        })?;
+    manifest::check(&entries).map_err(|problem| CacheError::UnsafeManifest {
+        hash: hash.into(),
+        path: path.display().to_string(),
+        problem,
+    })?;
+    Ok(entries)
+}
+
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CacheError + use<> {
     let path = path.display().to_string();
     move |source| CacheError::Io {
@@ -206,17 +227,7 @@ impl Cache {
                 actual,
             });
         }
-        let entries: Vec<ManifestEntry> =
-            serde_json::from_slice(&bytes).map_err(|e| CacheError::BadManifest {
-                path: path.display().to_string(),
-                message: manifest::json(&e),
-            })?;
-        manifest::check(&entries).map_err(|problem| CacheError::UnsafeManifest {
-            hash: hash.into(),
-            path: path.display().to_string(),
-            problem,
-        })?;
-        Ok(entries)
+        parse_manifest(&path, hash, &bytes)
     }
 
     /// Puts `info`'s content at `abs`, replacing what is there; `shown` names it in errors.

@@ -230,6 +230,15 @@ pub enum SpecError {
         /// Where.
         loc: Loc,
     },
+    /// Resolving the spec makes more than the budget: a foreach or matrix times what its stages
+    /// interpolate.
+    #[error("the stages of this spec resolve to more than {} MiB of values and text", limit >> 20)]
+    TooLarge {
+        /// The budget, in bytes.
+        limit: usize,
+        /// Where it ran out.
+        loc: Loc,
+    },
     /// Two stages generated with one name.
     #[error("stage `{name}` is defined twice")]
     DuplicateStage {
@@ -419,6 +428,10 @@ impl SpecError {
             SpecError::Tune {
                 label, help, loc, ..
             } => (Some((loc, label.clone())), help.clone()),
+            SpecError::TooLarge { loc, .. } => (
+                Some((loc, "the budget ran out here".into())),
+                Some("a `foreach` or `matrix` makes one stage per item or combination, each with its own copy of what it interpolates: iterate over fewer items, or interpolate key paths (`${train.lr}`) rather than whole mappings or lists".into()),
+            ),
             SpecError::DuplicateStage { loc, .. } => (Some((loc, String::new())), None),
             SpecError::PathEscapes { loc, .. } => (
                 Some((loc, String::new())),

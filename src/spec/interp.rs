@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
+use super::budget::{self, Budget};
 use super::error::SpecError;
+use super::flags::{flags_len, unpack_flags};
 use super::source::{Loc, Source, Span};
 use super::value::Value;
 use super::yaml::{self, Key, Kind, Node};
@@ -17,13 +19,25 @@ use super::yaml::{self, Key, Kind, Node};
 /// foreach/matrix, `item` and `key`.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
+    /// params.yaml and `vars`: shared, not copied, by the stages of a foreach/matrix until one
+    /// loads vars of its own.
+    vars: Arc<Vars>,
+    /// `item` and (for a mapping or a matrix) `key` of one generated stage, seen over `vars`.
+    item: Option<(Value, Option<Value>)>,
+    /// Params a run sets in memory, applied to each file as it is loaded.
+    overrides: Arc<crate::overrides::Overrides>,
+    /// What resolving the spec has made so far.
+    budget: Budget,
+}
+
+/// The variables loaded into a scope.
+#[derive(Debug, Clone, Default)]
+struct Vars {
     data: IndexMap<String, Value>,
     /// Which source defined each dotted key path (for "cannot redefine" errors).
     sources: HashMap<String, String>,
     /// Files loaded so far and the keys taken from each (`None`: the whole file), as DVC tracks.
     imports: HashMap<String, Option<Vec<String>>>,
-    /// Params a run sets in memory, applied to each file as it is loaded.
-    overrides: Arc<crate::overrides::Overrides>,
 }
 
 impl Scope {
@@ -68,7 +82,7 @@ impl Scope {
                 reason: message,
             },
         };
-        if let Some(imported) = self.imports.get(&name) {
+        if let Some(imported) = self.vars.imports.get(&name) {
             match (imported, &keys) {
                 (None, None) => return Ok(()),
                 (Some(_), None) => {
@@ -90,8 +104,13 @@ impl Scope {
             }
         }
         let path = root.join(&name);
-        if path.is_dir() {
-            return Err(vars_err(format!("`{name}` is a directory")));
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => return Err(vars_err(format!("`{name}` is a directory"))),
+            // A device or a pipe (`/dev/zero`, `/dev/stdin`) could be read forever.
+            Ok(m) if !m.is_file() => {
+                return Err(vars_err(format!("`{name}` is not a regular file")));
+            }
+            _ => {}
         }
         let text = std::fs::read_to_string(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -127,11 +146,12 @@ impl Scope {
             map = picked;
         }
         self.merge(map, &name, loc)?;
-        match (self.imports.get_mut(&name), keys) {
+        let imports = &mut self.vars_mut().imports;
+        match (imports.get_mut(&name), keys) {
             (Some(Some(had)), Some(keys)) => had.extend(keys),
             (Some(_), _) => {}
             (None, keys) => {
-                self.imports.insert(name, keys);
+                imports.insert(name, keys);
             }
         }
         Ok(())
@@ -186,7 +206,8 @@ impl Scope {
             }
             Ok(())
         }
-        go(&mut self.data, map, "", source, &mut self.sources).map_err(
+        let vars = self.vars_mut();
+        go(&mut vars.data, map, "", source, &mut vars.sources).map_err(
             |(key, old_source)| match loc {
                 Some(loc) => SpecError::Redefined {
                     key,
@@ -204,20 +225,50 @@ impl Scope {
         )
     }
 
-    /// Sets `item` (and `key`, for a mapping or a matrix) for one generated stage.
-    pub fn with_item(&self, item: Value, key: Option<String>) -> Scope {
-        let mut scope = self.clone();
-        scope.data.insert("item".into(), item);
-        if let Some(key) = key {
-            scope.data.insert("key".into(), Value::Str(key));
+    /// The vars, to change: copied first if another scope shares them, with `item` and `key`
+    /// moved in (vars loaded beside them cannot redefine them).
+    fn vars_mut(&mut self) -> &mut Vars {
+        let vars = Arc::make_mut(&mut self.vars);
+        if let Some((item, key)) = self.item.take() {
+            vars.data.insert("item".into(), item);
+            if let Some(key) = key {
+                vars.data.insert("key".into(), key);
+            }
         }
-        scope
+        vars
+    }
+
+    /// Sets `item` (and `key`, for a mapping or a matrix) for one generated stage, sharing the
+    /// vars rather than copying them.
+    pub fn with_item(&self, item: Value, key: Option<String>) -> Scope {
+        Scope {
+            item: Some((item, key.map(Value::Str))),
+            ..self.clone()
+        }
+    }
+
+    /// Counts what resolving made against the spec's budget; past it, an error at `at`.
+    pub fn charge(&self, bytes: usize, at: impl FnOnce() -> Loc) -> Result<(), SpecError> {
+        self.budget.charge(bytes, at)
+    }
+
+    /// What copying the vars costs, for a stage that loads vars of its own.
+    pub fn weight(&self) -> usize {
+        self.vars
+            .data
+            .iter()
+            .map(|(k, v)| k.len() + budget::weight(v))
+            .sum()
     }
 
     /// Looks up a key path such as `train.lr`, `models[1]` or `models.1`.
     fn select(&self, segments: &[String]) -> Option<&Value> {
         let (first, rest) = segments.split_first()?;
-        let mut cur = self.data.get(first)?;
+        let mut cur = match (&self.item, first.as_str()) {
+            (Some((item, _)), "item") => item,
+            (Some((_, Some(key))), "key") => key,
+            _ => self.vars.data.get(first)?,
+        };
         for seg in rest {
             cur = match cur {
                 Value::Map(m) => m.get(seg)?,
@@ -266,8 +317,9 @@ fn matches(s: &str) -> Vec<Match<'_>> {
         let mut depth = 1;
         let mut i = start + 2;
         let mut close = None;
+        // Bytes, not `&s[i..]`: `i` steps through the bytes of multi-byte characters too.
         while i < s.len() {
-            if s[i..].starts_with("${") {
+            if s.as_bytes()[i..].starts_with(b"${") {
                 depth += 1;
                 i += 2;
                 continue;
@@ -424,14 +476,22 @@ pub fn resolve_str(
         // As DVC: a string that is exactly one `${x}` takes x's own type.
         let v = lookup(m)?;
         check(m, v, false)?;
+        scope.charge(budget::weight(v), || site.loc(node, Some((m.start, m.end))))?;
         return Ok(v.clone());
     }
+    scope.charge(budget::VALUE + s.len(), || site.loc(node, None))?;
     let mut buf = String::with_capacity(s.len());
     let mut index = 0;
     for m in &found {
         let v = lookup(m)?;
         check(m, v, true)?;
         buf.push_str(&s[index..m.start]);
+        // Charged before the text is made.
+        let cost = match v {
+            Value::Map(map) => flags_len(map, 0),
+            other => budget::weight(other),
+        };
+        scope.charge(cost, || site.loc(node, Some((m.start, m.end))))?;
         match v {
             Value::Map(map) => {
                 buf.push_str(&unpack_flags(map).map_err(|key| SpecError::NestedIterable {
@@ -450,6 +510,9 @@ pub fn resolve_str(
 
 /// Resolves every string (and mapping key) in a tree; the result keeps the original spans.
 pub fn resolve_node(node: &Node, scope: &Scope, site: &Site<'_>) -> Result<Node, SpecError> {
+    if !matches!(node.kind, Kind::Str(_)) {
+        scope.charge(budget::VALUE, || site.loc(node, None))?;
+    }
     let kind = match &node.kind {
         Kind::Str(s) => return Ok(from_value(resolve_str(node, s, scope, site)?, node.span)),
         Kind::Seq(items) => Kind::Seq(
@@ -498,70 +561,6 @@ pub fn from_value(v: Value, span: Span) -> Node {
         ),
     };
     Node { kind, span }
-}
-
-/// A mapping as command-line flags, as DVC's `to_str(dict)` with its defaults (`store_true`
-/// booleans, `nargs` lists): `{lr: 0.01, sizes: [1, 2], deep: {x: yes}}` → `--lr 0.01 --sizes 1 2
-/// --deep.x yes`. Errs with the flag name on a nested list.
-fn unpack_flags(map: &IndexMap<String, Value>) -> Result<String, String> {
-    fn flatten(prefix: &str, map: &IndexMap<String, Value>, out: &mut Vec<(String, Value)>) {
-        for (k, v) in map {
-            let key = if prefix.is_empty() {
-                k.clone()
-            } else {
-                format!("{prefix}.{k}")
-            };
-            match v {
-                Value::Map(inner) if !inner.is_empty() => flatten(&key, inner, out),
-                other => out.push((key, other.clone())),
-            }
-        }
-    }
-    let mut flat = Vec::new();
-    flatten("", map, &mut flat);
-    let mut parts: Vec<String> = Vec::new();
-    for (k, v) in flat {
-        match v {
-            Value::Bool(true) => parts.push(format!("--{k}")),
-            Value::Bool(false) => {}
-            Value::Str(s) => parts.push(format!("--{k} {}", shell_quote(&s))),
-            Value::List(items) => {
-                let mut flag = format!("--{k}");
-                for item in items {
-                    match item {
-                        Value::Str(s) => flag.push_str(&format!(" {}", shell_quote(&s))),
-                        Value::List(_) | Value::Map(_) => return Err(k),
-                        other => flag.push_str(&format!(" {}", other.to_text_py())),
-                    }
-                }
-                parts.push(flag);
-            }
-            other => parts.push(format!("--{k} {}", other.to_text_py())),
-        }
-    }
-    Ok(parts.join(" "))
-}
-
-impl Value {
-    /// Python's `str()` of a scalar inside a flag (booleans as `True`/`False`, as an f-string
-    /// would print them).
-    fn to_text_py(&self) -> String {
-        match self {
-            Value::Bool(b) => if *b { "True" } else { "False" }.into(),
-            other => other.to_text(),
-        }
-    }
-}
-
-/// Python's `shlex.quote`.
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
 #[cfg(test)]
@@ -732,6 +731,17 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_inside_an_interpolation_is_a_key() {
+        // Regression: `${é}` panicked, slicing the string inside the `é` (found by fuzzing).
+        let c = scope("é: 1\ncafé: {crème: 2}\n");
+        case(&c, "echo ${é} ${café.crème}€", "echo 1 2€");
+        assert!(matches!(
+            resolve(&c, "cmd", "echo ${ü}"),
+            Err(SpecError::Undefined { key, .. }) if key == "ü"
+        ));
+    }
+
+    #[test]
     fn redefinition_is_an_error() {
         let mut c = scope(PARAMS);
         let mut more = IndexMap::new();
@@ -768,12 +778,5 @@ mod tests {
     fn nested_interpolation_selects_by_a_value() {
         let c = scope("which: b\nopts: {a: 1, b: 2}\n");
         case(&c, "x ${opts.${which}}", "x 2");
-    }
-
-    #[test]
-    fn shell_quote_as_python() {
-        assert_eq!(shell_quote("abc-1.0/x"), "abc-1.0/x");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("it's"), "'it'\"'\"'s'");
     }
 }

@@ -2,7 +2,9 @@
 //! checked against the schema, interpolated and expanded into `Stage`s. The first arrow of
 //! DESIGN.md's flow.
 
+mod budget;
 pub mod error;
+mod flags;
 pub(crate) mod flow;
 pub mod interp;
 mod python;
@@ -13,6 +15,7 @@ pub mod stage;
 pub mod value;
 pub mod yaml;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -79,6 +82,18 @@ impl Pipeline {
         Ok(pipeline)
     }
 
+    /// The stages of one spec given as text, `file` naming it: what [`Pipeline::load`] does for
+    /// each spec file it finds. Params files are still read from under `root`.
+    pub fn from_text(root: &Path, file: &RepoPath, text: String) -> Result<Pipeline, SpecError> {
+        let mut pipeline = Pipeline {
+            root: root.to_path_buf(),
+            specs: vec![],
+            stages: vec![],
+        };
+        pipeline.add_text(file, text, true, &Arc::default())?;
+        Ok(pipeline)
+    }
+
     fn add_spec(
         &mut self,
         file: &RepoPath,
@@ -90,6 +105,17 @@ impl Pipeline {
             path: file.to_string(),
             reason: e.to_string(),
         })?;
+        self.add_text(file, text, local, overrides)
+    }
+
+    fn add_text(
+        &mut self,
+        file: &RepoPath,
+        text: String,
+        local: bool,
+        overrides: &Arc<crate::overrides::Overrides>,
+    ) -> Result<(), SpecError> {
+        let path = file.to_path(&self.root);
         let src = Arc::new(Source {
             name: file.to_string(),
             path,
@@ -103,12 +129,10 @@ impl Pipeline {
             local,
         });
         let stages = resolve::resolve(&self.root, &spec, &raw, overrides)?;
+        // By name, not by comparing each stage with every other: a matrix makes thousands.
+        let mut names = HashSet::new();
         for s in stages {
-            if self
-                .stages
-                .iter()
-                .any(|t| Arc::ptr_eq(&t.spec, &s.spec) && t.name == s.name)
-            {
+            if !names.insert(s.name.clone()) {
                 return Err(SpecError::DuplicateStage {
                     name: s.name.clone(),
                     loc: s.loc.clone(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
+use super::budget;
 use super::error::SpecError;
 use super::interp::{self, Scope, Site};
 use super::schema::{DefKind, RawSpec, StageDef};
@@ -89,6 +90,7 @@ fn expand(
     };
     match &def.kind {
         DefKind::Plain(template) => {
+            scope.charge(budget::STAGE, || key_loc.clone())?;
             out.push(build(root, spec, name, None, template, scope, &key_loc)?)
         }
         DefKind::Foreach { foreach, template } => {
@@ -129,6 +131,7 @@ fn expand(
                 other => return Err(not_iterable(other.type_name())),
             };
             for (key, item, key_var) in items {
+                scope.charge(budget::STAGE, || key_loc.clone())?;
                 let c = scope.with_item(item, key_var);
                 let stage_name = format!("{name}@{key}");
                 out.push(build(
@@ -170,6 +173,19 @@ fn expand(
                     }
                 }
             }
+            // Every combination is a stage: count them before making them, as a few lists (or
+            // one list aliased under several keys) multiply.
+            let matrix_loc = || Loc {
+                src: src.clone(),
+                span: matrix.span,
+            };
+            let count = axes
+                .iter()
+                .fold(1usize, |n, (_, values)| n.saturating_mul(values.len()));
+            scope.charge(
+                count.saturating_mul(budget::STAGE + axes.len() * budget::VALUE),
+                matrix_loc,
+            )?;
             // The cartesian product in the order the keys are written, the last key varying fastest.
             let mut combos: Vec<Vec<(usize, &Value)>> = vec![vec![]];
             for (_, values) in &axes {
@@ -188,6 +204,10 @@ fn expand(
                 combos.clear();
             }
             for combo in combos {
+                scope.charge(
+                    combo.iter().map(|(_, v)| budget::weight(v)).sum(),
+                    matrix_loc,
+                )?;
                 let mut item = IndexMap::new();
                 let mut fragments = Vec::new();
                 for ((axis, _), (i, v)) in axes.iter().zip(&combo) {
@@ -237,10 +257,12 @@ fn build(
     // Stage vars are visible to this stage only.
     let mut local;
     let mut scope = scope;
-    if let Some(vars) = template.get("vars").and_then(|v| match &v.kind {
-        Kind::Seq(items) => Some(items),
+    if let Some((node, vars)) = template.get("vars").and_then(|v| match &v.kind {
+        Kind::Seq(items) => Some((v, items)),
         _ => None,
     }) {
+        // The stage's vars go into a copy of the spec's.
+        scope.charge(scope.weight(), || loc(node))?;
         local = scope.clone();
         load_vars(&mut local, root, spec.dir.as_str(), vars, name, &loc)?;
         scope = &local;
