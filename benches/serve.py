@@ -354,6 +354,13 @@ def main() -> int:
     if not shutil.which("wrk"):
         sys.exit("serve.py: `wrk` is not installed: apt-get install -y wrk")
 
+    # SIGTERM, and SIGINT even where a shell started the script in the background with SIGINT
+    # ignored, stop the run as Ctrl-C does: the servers are stopped and the folder removed.
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     tmp = Path(tempfile.mkdtemp(prefix="wf-bench-serve-", dir=args.tmpdir)).resolve()
     env = dict(os.environ, SHELL="/bin/sh", NO_COLOR="1", GIT_CONFIG_NOSYSTEM="1")
     ctx = Ctx(args, Runner(env, args.timeout), wf, "", tmp, args.runs, [])
