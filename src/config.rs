@@ -221,6 +221,10 @@ pub struct RemoteConfig {
     /// The secret key (put it in `.wf/config.local`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_access_key: Option<String>,
+    /// How many times a failed request to an S3 remote is retried, with exponential backoff,
+    /// before the transfer is given up (default 10; 0 turns retries off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
 }
 
 impl std::fmt::Debug for RemoteConfig {
@@ -232,6 +236,7 @@ impl std::fmt::Debug for RemoteConfig {
             .field("region", &self.region)
             .field("access_key_id", &hidden(&self.access_key_id))
             .field("secret_access_key", &hidden(&self.secret_access_key))
+            .field("retries", &self.retries)
             .finish()
     }
 }
@@ -305,6 +310,7 @@ impl Config {
                     *slot = v;
                 }
             }
+            into.retries = r.retries.or(into.retries);
         }
         Ok(config)
     }

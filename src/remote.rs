@@ -17,6 +17,9 @@ use crate::config::{Config, DEFAULT_REMOTE_DIR, RemoteConfig};
 /// Files above this size are uploaded in parts.
 const MULTIPART: u64 = 16 << 20;
 
+/// How many times a failed request to an S3 remote is retried unless `retries` says otherwise.
+const DEFAULT_RETRIES: usize = 10;
+
 /// Errors talking to a remote.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -38,8 +41,8 @@ pub enum RemoteError {
         /// What is wrong.
         message: String,
     },
-    /// The store refused an operation.
-    #[error("cannot {op} `{key}` on remote `{remote}`: {source}")]
+    /// The store refused an operation, or could not be reached after its retries.
+    #[error("cannot {op} {} on remote `{remote}`: {source}", shown_key(key))]
     Store {
         /// The remote.
         remote: String,
@@ -72,6 +75,42 @@ pub enum RemoteError {
     },
 }
 
+/// `` `ab/cdef` ``, or `its objects` for a listing.
+fn shown_key(key: &str) -> String {
+    if key.is_empty() {
+        "its objects".into()
+    } else {
+        format!("`{key}`")
+    }
+}
+
+impl RemoteError {
+    /// Whether the error is the remote's as a whole (unreachable, refusing the credentials,
+    /// failing), so that the other transfers would fail the same way: anything the store
+    /// answered except that one object is missing.
+    pub fn is_remote_down(&self) -> bool {
+        matches!(self, RemoteError::Store { source, .. }
+            if !matches!(source, object_store::Error::NotFound { .. }))
+    }
+
+    /// Whether the error is a transport failure object_store does not retry by itself (it
+    /// retries failed connections, timeouts, interruptions and 5xx answers).
+    fn is_unclassified_transport(&self) -> bool {
+        use object_store::client::{HttpError, HttpErrorKind};
+        let RemoteError::Store { source, .. } = self else {
+            return false;
+        };
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
+        while let Some(e) = cause {
+            if let Some(http) = e.downcast_ref::<HttpError>() {
+                return matches!(http.kind(), HttpErrorKind::Unknown | HttpErrorKind::Decode);
+            }
+            cause = e.source();
+        }
+        false
+    }
+}
+
 /// An opened remote.
 #[derive(Debug, Clone)]
 pub struct Remote {
@@ -82,6 +121,8 @@ pub struct Remote {
     store: Arc<dyn ObjectStore>,
     /// The folder of a local remote: downloads from it are plain file copies.
     local: Option<PathBuf>,
+    /// How many times a failed request is retried (see [`Remote::retrying`]).
+    retries: usize,
 }
 
 impl Remote {
@@ -121,6 +162,7 @@ impl Remote {
             message,
         };
         let mut local = None;
+        let retries = rc.retries.map_or(DEFAULT_RETRIES, |r| r as usize);
         let store: Arc<dyn ObjectStore> = if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
@@ -139,6 +181,14 @@ impl Remote {
             if let Some(k) = &rc.secret_access_key {
                 b = b.with_secret_access_key(k);
             }
+            // object_store retries a failed request with exponential backoff and jitter
+            // (0.1 s doubling up to 15 s): connection failures always, a cut connection or a
+            // timeout when the request may be repeated (every request wf makes), 5xx and 429
+            // answers, and a download's body cut midway (resumed from where it stopped).
+            b = b.with_retry(object_store::RetryConfig {
+                max_retries: retries,
+                ..object_store::RetryConfig::default()
+            });
             let s3 = b.build().map_err(|e| bad(e.to_string()))?;
             let prefix = prefix.trim_matches('/');
             if prefix.is_empty() {
@@ -170,6 +220,7 @@ impl Remote {
             url,
             store,
             local,
+            retries,
         })
     }
 
@@ -187,8 +238,35 @@ impl Remote {
         }
     }
 
+    /// Runs `op` again, after a growing pause (0.1 s doubling up to 5 s, with jitter), while it
+    /// fails in a way object_store's own retries leave alone: a connection that broke in a way
+    /// its HTTP client does not classify (for instance closed by the server before answering).
+    /// Every request wf makes may be repeated: objects are named by their content.
+    async fn retrying<T, F, Fut>(&self, op: F) -> Result<T, RemoteError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, RemoteError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match op().await {
+                Err(e) if attempt < self.retries && e.is_unclassified_transport() => {
+                    let pause = (0.1 * 2f64.powi(attempt.min(10) as i32)).min(5.0);
+                    let jitter = rand::Rng::gen_range(&mut rand::thread_rng(), 0.5..1.0);
+                    tokio::time::sleep(std::time::Duration::from_secs_f64(pause * jitter)).await;
+                    attempt += 1;
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// Every object key on the remote.
     pub async fn list(&self) -> Result<HashSet<String>, RemoteError> {
+        self.retrying(|| self.list_once()).await
+    }
+
+    async fn list_once(&self) -> Result<HashSet<String>, RemoteError> {
         let mut keys = HashSet::new();
         let mut stream = self.store.list(None);
         while let Some(meta) = stream.next().await {
@@ -205,6 +283,10 @@ impl Remote {
 
     /// Whether the remote has `key`.
     pub async fn has(&self, key: &str) -> Result<bool, RemoteError> {
+        self.retrying(|| self.has_once(key)).await
+    }
+
+    async fn has_once(&self, key: &str) -> Result<bool, RemoteError> {
         match self.store.head(&Key::from(key)).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
@@ -214,6 +296,10 @@ impl Remote {
 
     /// Uploads a file under `key`; it becomes visible only when complete.
     pub async fn upload(&self, key: &str, file: &Path) -> Result<(), RemoteError> {
+        self.retrying(|| self.upload_once(key, file)).await
+    }
+
+    async fn upload_once(&self, key: &str, file: &Path) -> Result<(), RemoteError> {
         let io = |action| {
             let path = file.display().to_string();
             move |source| RemoteError::Io {
@@ -238,14 +324,40 @@ impl Remote {
             .await
             .map_err(self.err("upload", key))?;
         let mut writer = WriteMultipart::new(upload);
-        let mut f = tokio::fs::File::open(file).await.map_err(io("read"))?;
+        match self.write_parts(&mut writer, key, file).await {
+            Ok(()) => writer
+                .finish()
+                .await
+                .map(|_| ())
+                .map_err(self.err("upload", key)),
+            Err(e) => {
+                // The parts sent so far were never visible; abort so the store drops them.
+                let _ = writer.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends `file`'s content through `writer`, four parts in flight at most.
+    async fn write_parts(
+        &self,
+        writer: &mut WriteMultipart,
+        key: &str,
+        file: &Path,
+    ) -> Result<(), RemoteError> {
+        let io = |source| RemoteError::Io {
+            action: "read",
+            path: file.display().to_string(),
+            source,
+        };
+        let mut f = tokio::fs::File::open(file).await.map_err(io)?;
         let mut buf = vec![0u8; 8 << 20];
         loop {
             let n = tokio::io::AsyncReadExt::read(&mut f, &mut buf)
                 .await
-                .map_err(io("read"))?;
+                .map_err(io)?;
             if n == 0 {
-                break;
+                return Ok(());
             }
             writer
                 .wait_for_capacity(4)
@@ -253,13 +365,20 @@ impl Remote {
                 .map_err(self.err("upload", key))?;
             writer.write(&buf[..n]);
         }
-        writer.finish().await.map_err(self.err("upload", key))?;
-        Ok(())
     }
 
     /// Downloads `key` into `dst`, checking that its blake3 is `hash` (the last segment of a
     /// cache key, without `.dir`; `None` skips the check).
     pub async fn download(
+        &self,
+        key: &str,
+        dst: &Path,
+        hash: Option<&str>,
+    ) -> Result<(), RemoteError> {
+        self.retrying(|| self.download_once(key, dst, hash)).await
+    }
+
+    async fn download_once(
         &self,
         key: &str,
         dst: &Path,

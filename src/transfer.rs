@@ -22,6 +22,12 @@ pub struct Summary {
     pub present: usize,
     /// Objects that could not be moved, with why.
     pub failed: Vec<String>,
+    /// Objects not tried because the remote had failed as a whole (see
+    /// [`RemoteError::is_remote_down`]): the next run moves them.
+    pub not_attempted: usize,
+    /// Whether the remote failed as a whole.
+    #[serde(skip)]
+    pub remote_down: bool,
 }
 
 /// The blake3 a key's content must have: the key without its `/` and `.dir`.
@@ -154,22 +160,42 @@ pub async fn fetch_infos(
     let first = fetch(remote, cache, &manifests, jobs, progress.clone()).await?;
     let mut keys = refs::object_keys(cache, infos);
     keys.extend(extra);
+    if first.remote_down {
+        // The files the missing manifests name are unknown: count what is known to be needed.
+        let mut s = first;
+        s.not_attempted += keys
+            .iter()
+            .filter(|k| !manifests.contains(*k) && !cache.dir().join(k).is_file())
+            .count();
+        return Ok(s);
+    }
     let mut s = fetch(remote, cache, &keys, jobs, progress).await?;
     // The manifests fetched first count once, as transferred.
     s.transferred += first.transferred;
     s.present -= first.transferred.min(s.present);
     s.failed.extend(first.failed);
+    s.not_attempted += first.not_attempted;
+    s.remote_down |= first.remote_down;
     Ok(s)
 }
 
-/// Runs `each` on every key, `jobs` at a time, reporting how many are done.
+/// What became of one key.
+enum Outcome {
+    Done(Result<(), RemoteError>),
+    /// Not tried: the remote had already failed as a whole.
+    NotAttempted,
+}
+
+/// Runs `each` on every key, `jobs` at a time, reporting how many are done. Once one fails
+/// because the remote itself failed (after the store's own retries), the keys not yet started
+/// are not tried: they would each wait through the same retries for the same answer.
 async fn many<F, Fut>(
     todo: Vec<String>,
     what: &'static str,
     jobs: usize,
     progress: Option<Sink>,
     each: F,
-) -> Vec<Result<(), RemoteError>>
+) -> Vec<Outcome>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<(), RemoteError>>,
@@ -190,15 +216,21 @@ where
         }
     };
     let done = std::sync::atomic::AtomicU64::new(0);
+    let down = std::sync::atomic::AtomicBool::new(false);
     let results = futures::stream::iter(todo)
         .map(|k| {
-            let job = each(k);
-            let (done, report) = (&done, &report);
+            let (done, down, report, each) = (&done, &down, &report, &each);
             async move {
-                let r = job.await;
+                if down.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Outcome::NotAttempted;
+                }
+                let r = each(k).await;
+                if r.as_ref().is_err_and(RemoteError::is_remote_down) {
+                    down.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 report(n, false);
-                r
+                Outcome::Done(r)
             }
         })
         .buffer_unordered(jobs.max(1))
@@ -209,11 +241,15 @@ where
 }
 
 impl Summary {
-    fn add(&mut self, results: Vec<Result<(), RemoteError>>) {
+    fn add(&mut self, results: Vec<Outcome>) {
         for r in results {
             match r {
-                Ok(()) => self.transferred += 1,
-                Err(e) => self.failed.push(e.to_string()),
+                Outcome::Done(Ok(())) => self.transferred += 1,
+                Outcome::Done(Err(e)) => {
+                    self.remote_down |= e.is_remote_down();
+                    self.failed.push(e.to_string());
+                }
+                Outcome::NotAttempted => self.not_attempted += 1,
             }
         }
     }

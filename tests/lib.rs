@@ -26,6 +26,7 @@ mod remote;
 mod report;
 mod repro;
 mod s3;
+mod s3_faults;
 mod serve;
 mod serve_refusals;
 mod serve_swap;

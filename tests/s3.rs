@@ -11,7 +11,7 @@ pub(crate) const SECRET: &str = "wf-test-secret";
 /// A running server over a temporary folder, with the bucket `bucket`; it stops when dropped.
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
-    root: tempfile::TempDir,
+    pub(crate) root: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }

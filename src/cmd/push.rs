@@ -40,22 +40,37 @@ pub struct PullArgs {
 }
 
 fn summary(verb: &str, remote: &Remote, s: &transfer::Summary, json: bool) -> Report {
-    let code = if s.failed.is_empty() {
+    let code = if s.failed.is_empty() && s.not_attempted == 0 {
         exit_code::OK
     } else {
         exit_code::FAILED
     };
     if json {
-        let v = serde_json::json!({ "remote": remote.name, "url": remote.url, verb: s.transferred, "present": s.present, "failed": s.failed });
+        let v = serde_json::json!({ "remote": remote.name, "url": remote.url, verb: s.transferred, "present": s.present, "failed": s.failed, "not_attempted": s.not_attempted });
         return Report {
             stdout: format!("{v}\n"),
             stderr: String::new(),
             code,
         };
     }
+    // A remote that went away fails every object the same way: the first few say why.
+    const SHOWN: usize = 5;
     let mut err = format!("{}\n", transfer::describe(verb, remote, s));
-    for f in &s.failed {
+    for f in s.failed.iter().take(SHOWN) {
         err.push_str(&format!("error: {f}\n"));
+    }
+    if s.failed.len() > SHOWN {
+        err.push_str(&format!(
+            "error: {} more objects failed (`--json` lists them all)\n",
+            s.failed.len() - SHOWN
+        ));
+    }
+    if s.not_attempted > 0 {
+        err.push_str(&format!(
+            "error: the remote failed after its retries, so {} objects were not tried; run the \
+             command again once it answers (what moved is kept)\n",
+            s.not_attempted
+        ));
     }
     Report {
         stdout: String::new(),

@@ -33,7 +33,7 @@ pub enum RemoteCommand {
         region: Option<String>,
     },
     /// Set an option of a remote (`endpoint`, `region`, `url`, `access_key_id`,
-    /// `secret_access_key`); `--local` writes it to `.wf/config.local`, for secrets.
+    /// `secret_access_key`, `retries`); `--local` writes it to `.wf/config.local`, for secrets.
     Modify {
         /// The remote.
         name: String,
@@ -121,6 +121,19 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
                 return Err(unknown(name));
             }
             let r = target.remote.entry(name.clone()).or_default();
+            if option == "retries" {
+                r.retries = Some(value.parse().map_err(|_| {
+                    Error::Usage {
+                        message: format!("`retries` must be a whole number, not `{value}`"),
+                        help: Some(
+                            "for example `wf remote modify NAME retries 5` (0 turns retries off)"
+                                .into(),
+                        ),
+                    }
+                })?);
+                target.write_file(&file)?;
+                return Ok(Report::ok(String::new()));
+            }
             let slot = match option.as_str() {
                 "url" => &mut r.url,
                 "endpoint" => &mut r.endpoint,
@@ -130,7 +143,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
                 other => {
                     return Err(Error::Usage {
                         message: format!("unknown remote option `{other}`"),
-                        help: Some("options are `url`, `endpoint`, `region`, `access_key_id`, `secret_access_key`".into()),
+                        help: Some("options are `url`, `endpoint`, `region`, `access_key_id`, `secret_access_key`, `retries`".into()),
                     });
                 }
             };
