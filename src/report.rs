@@ -181,6 +181,7 @@ fn render(mut rx: mpsc::UnboundedReceiver<Event>, opts: Options) {
                 }
             }
             Event::Warning { message } => err_lines.push(format!("warning: {message}")),
+            Event::Error { message } => err_lines.push(format!("error: {message}")),
             Event::RunFinished => {}
             Event::Progress(p) => {
                 if opts.progress && !opts.quiet {

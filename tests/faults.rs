@@ -58,3 +58,61 @@ fn a_file_name_that_is_not_utf8_in_a_folder_dep_is_a_clear_error() {
         .stderr_contains("`data/bad\u{fffd}.txt` has a name that is not valid UTF-8")
         .run();
 }
+
+#[test]
+fn files_of_a_folder_dep_that_vanish_while_it_is_hashed() {
+    let spec = "stages:\n  count:\n    cmd: ls data | wc -l > n.txt\n    deps: [data]\n    outs: [n.txt]\n";
+    let t = Test::new()
+        .write(".wf/.gitignore", "/*\n")
+        .write("pipeline.yaml", spec);
+    let data = t.path().join("data");
+    let (mut clean, mut vanished) = (0, 0);
+    for trial in 0..6u64 {
+        std::fs::create_dir_all(&data).unwrap();
+        for i in 0..20_000 {
+            let f = data.join(format!("{i:05}.txt"));
+            if !f.exists() {
+                std::fs::write(f, format!("{i}\n")).unwrap();
+            }
+        }
+        let wf = Command::new(env!("CARGO_BIN_EXE_wf"))
+            .arg("status")
+            .current_dir(t.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Half the files go while wf walks and reads the folder (every other trial the state
+        // table already knows them, and only their `stat`s race).
+        std::thread::sleep(std::time::Duration::from_millis(5 * trial));
+        for i in (0..20_000).step_by(2) {
+            let _ = std::fs::remove_file(data.join(format!("{i:05}.txt")));
+        }
+        let out = wf.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => clean += 1,
+            Some(1) => {
+                assert!(
+                    stderr.contains("vanished while `data` was being hashed"),
+                    "{stderr}"
+                );
+                vanished += 1;
+            }
+            code => panic!("exit {code:?}: {stderr}"),
+        }
+    }
+    eprintln!("{clean} trials unaffected, {vanished} saw a file vanish");
+    // What was learned meanwhile is sound: a run and a second look agree.
+    t.again().arg("repro").success();
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("n.txt"))
+            .unwrap()
+            .trim(),
+        "10000"
+    );
+    t.again()
+        .arg("status")
+        .stdout("Data and pipelines are up to date.\n")
+        .run();
+}

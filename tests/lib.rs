@@ -17,6 +17,7 @@ mod examples;
 mod exp;
 mod external;
 mod faults;
+mod faults_disk;
 mod gc;
 mod interpolation;
 mod iris;

@@ -29,6 +29,15 @@ pub enum CacheError {
         /// The OS error.
         source: io::Error,
     },
+    /// A file could not be copied into the cache (the disk full, for instance): nothing of it
+    /// was stored.
+    #[error("cannot copy `{path}` into the cache: {source}")]
+    Store {
+        /// The file being stored.
+        path: String,
+        /// The OS error.
+        source: io::Error,
+    },
     /// An object's content does not match its name.
     #[error("cache object `{path}` is corrupted: its content hashes to {actual}, not {expected}")]
     Corrupted {
@@ -183,7 +192,10 @@ impl Cache {
         let parent = dst.parent().unwrap_or(&self.dir);
         fs::create_dir_all(parent).map_err(io_err("create", parent))?;
         let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(io_err("write", parent))?;
-        let actual = copy_hashing(src, tmp.as_file_mut())?;
+        let actual = copy_hashing(src, tmp.as_file_mut(), |source| CacheError::Store {
+            path: src.display().to_string(),
+            source,
+        })?;
         if actual != hash {
             // The file changed since it was hashed: storing it under the old name would corrupt
             // the cache.
@@ -291,7 +303,7 @@ impl Cache {
             let actual = if cloned {
                 hash_file(&obj)?
             } else {
-                copy_hashing(&obj, tmp.as_file_mut())?
+                copy_hashing(&obj, tmp.as_file_mut(), io_err("write", dst))?
             };
             if actual != hash {
                 return Err(corrupted(actual));
@@ -319,8 +331,13 @@ fn entries_path(dir: &Path, relpath: &str) -> PathBuf {
         .fold(dir.to_path_buf(), |p, part| p.join(part))
 }
 
-/// Copies `src` into `dst` and returns the blake3 of what was copied.
-fn copy_hashing(src: &Path, dst: &mut fs::File) -> Result<String, CacheError> {
+/// Copies `src` into `dst` and returns the blake3 of what was copied; `written` names a failed
+/// write.
+fn copy_hashing(
+    src: &Path,
+    dst: &mut fs::File,
+    written: impl FnOnce(io::Error) -> CacheError,
+) -> Result<String, CacheError> {
     let mut input = fs::File::open(src).map_err(io_err("read", src))?;
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -330,11 +347,9 @@ fn copy_hashing(src: &Path, dst: &mut fs::File) -> Result<String, CacheError> {
             break;
         }
         hasher.update(&buf[..n]);
-        dst.write_all(&buf[..n]).map_err(|e| CacheError::Io {
-            action: "write",
-            path: "cache".into(),
-            source: e,
-        })?;
+        if let Err(e) = dst.write_all(&buf[..n]) {
+            return Err(written(e));
+        }
     }
     Ok(hasher.finalize().to_hex().to_string())
 }

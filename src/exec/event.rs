@@ -105,6 +105,12 @@ pub enum Event {
         /// What, in a sentence.
         message: String,
     },
+    /// Something went wrong after a stage had finished (its lock entry could not be written):
+    /// the stage counts as failed.
+    Error {
+        /// What, in a sentence.
+        message: String,
+    },
     /// The run is over: every stage has ended and nothing more will be said of them.
     RunFinished,
     /// Work that takes a while (hashing, transfers) moved on.

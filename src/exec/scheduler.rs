@@ -249,6 +249,9 @@ pub async fn run(
                         });
                     }
                     Err(e) => {
+                        let _ = events.send(Event::Error {
+                            message: format!("failed to reproduce '{}': {e}", stage.address()),
+                        });
                         summary.failed.push((
                             i,
                             Failure::Record {

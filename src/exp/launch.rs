@@ -428,6 +428,9 @@ fn prefixed(to: &Events, name: &str) -> (Events, tokio::task::JoinHandle<()>) {
                 Event::Warning { message } => Event::Warning {
                     message: format!("{name}: {message}"),
                 },
+                Event::Error { message } => Event::Error {
+                    message: format!("{name}: {message}"),
+                },
                 Event::RunStarted { .. }
                 | Event::RunFinished
                 | Event::LockWritten { .. }

@@ -40,6 +40,24 @@ pub(crate) fn manifest(
     dir: &str,
     abs: &Path,
 ) -> Result<Vec<ManifestEntry>, HashError> {
+    manifest_of(state, progress, dir, abs).map_err(|e| match e {
+        // (A broken link is a `List` error of the walk, with the same kind: not this.)
+        HashError::Read { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+            HashError::Vanished {
+                path,
+                folder: super::shown(dir).to_string(),
+            }
+        }
+        other => other,
+    })
+}
+
+fn manifest_of(
+    state: &Mutex<StateTable>,
+    progress: &Progress,
+    dir: &str,
+    abs: &Path,
+) -> Result<Vec<ManifestEntry>, HashError> {
     let files = walk(dir, abs)?;
     let slots = files
         .into_par_iter()

@@ -92,6 +92,17 @@ pub enum HashError {
         /// What the system said.
         source: io::Error,
     },
+    /// A file of a folder was listed, then gone before it could be read.
+    #[error(
+        "`{path}` vanished while `{folder}` was being hashed; is something else writing to \
+         `{folder}`? Run the command again once it is done"
+    )]
+    Vanished {
+        /// The file, relative to the repository root.
+        path: String,
+        /// The folder being hashed.
+        folder: String,
+    },
     /// A file name inside a folder is not UTF-8, so it has no portable manifest entry.
     #[error("`{path}` has a name that is not valid UTF-8")]
     NonUtf8 {
