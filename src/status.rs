@@ -363,3 +363,31 @@ pub fn probe(stage: &Stage, cur: &Current) -> Entry {
     e.outs.sort_by(|a, b| a.path.cmp(&b.path));
     e
 }
+
+/// The `wf add`ed paths whose content differs from their pointer file, by pointer file
+/// (`data.wf` → `[Out("data", Modified)]`), as `dvc status` reports `.dvc` files.
+pub fn pointers(root: &Path, hasher: &Hasher) -> Result<Vec<(String, Vec<Change>)>, String> {
+    let mut stale = Vec::new();
+    for file in crate::pointer::discover(root) {
+        let ptr = crate::pointer::Pointer::read(&file.to_path(root))?;
+        let mut changes = Vec::new();
+        for o in &ptr.outs {
+            let Some(path) = file.parent().join(&o.path) else {
+                return Err(format!(
+                    "`{file}` tracks `{}`, outside the repository",
+                    o.path
+                ));
+            };
+            let kind = match hasher.hash(&path).map_err(|e| e.to_string())? {
+                None => Kind::Deleted,
+                Some(info) if info.hash != o.info().hash => Kind::Modified,
+                Some(_) => continue,
+            };
+            changes.push(Change::Out(o.path.clone(), kind));
+        }
+        if !changes.is_empty() {
+            stale.push((file.to_string(), changes));
+        }
+    }
+    Ok(stale)
+}

@@ -131,3 +131,49 @@ fn a_dep_that_is_a_pipe_is_bad_input() {
         .stderr("error: `fifo` is neither a file nor a folder\n")
         .run();
 }
+
+#[test]
+fn added_data_is_checked_against_its_pointer_with_or_without_a_spec() {
+    let t = Test::new()
+        .write(".wf/.gitignore", "")
+        .write("d/a.txt", "a\n")
+        .write("f.txt", "x\n")
+        .args(["add", "d", "f.txt"])
+        .success();
+    // No spec at all: DVC's `status` reads `.dvc` files alone too.
+    t.test()
+        .arg("status")
+        .stdout("Data and pipelines are up to date.\n")
+        .run();
+    std::fs::write(t.path().join("d/a.txt"), "b\n").unwrap();
+    std::fs::remove_file(t.path().join("f.txt")).unwrap();
+    t.test()
+        .arg("status")
+        .stdout("d.wf:\n\tchanged outs:\n\t\tmodified:           d\nf.txt.wf:\n\tchanged outs:\n\t\tdeleted:            f.txt\n")
+        .run();
+    t.test()
+        .args(["status", "--json"])
+        .stdout("{\"d.wf\":[{\"changed outs\":{\"d\":\"modified\"}}],\"f.txt.wf\":[{\"changed outs\":{\"f.txt\":\"deleted\"}}]}\n")
+        .run();
+    t.test().args(["status", "--check"]).status(1).run();
+
+    // Beside a pipeline: its stages first, then the pointers.
+    let p = t
+        .test()
+        .write(
+            "pipeline.yaml",
+            "stages:\n  s:\n    cmd: cat d/a.txt > out.txt\n    deps: [d]\n    outs: [out.txt]\n",
+        )
+        .args(["checkout", "--force"])
+        .success();
+    p.test().arg("repro").success();
+    p.test()
+        .arg("status")
+        .stdout("Data and pipelines are up to date.\n")
+        .run();
+    std::fs::write(p.path().join("d/a.txt"), "c\n").unwrap();
+    p.test()
+        .arg("status")
+        .stdout("s:\n\tchanged deps:\n\t\tmodified:           d\nd.wf:\n\tchanged outs:\n\t\tmodified:           d\n")
+        .run();
+}

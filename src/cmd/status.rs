@@ -38,7 +38,19 @@ pub struct Args {
 /// Runs `wf status`.
 pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let extra = target::named_specs(&ctx.root, &ctx.cwd, &args.targets);
-    let pipeline = Pipeline::load(&ctx.root, &ctx.cwd, &extra)?;
+    let pipeline = Pipeline::load(&ctx.root, &ctx.cwd, &extra).or_else(|e| match e {
+        // A repository with only `wf add`ed data has no spec, and its pointers are checked.
+        crate::spec::SpecError::NoSpec { .. }
+            if !crate::pointer::discover(&ctx.root).is_empty() =>
+        {
+            Ok(Pipeline {
+                root: ctx.root.clone(),
+                specs: vec![],
+                stages: vec![],
+            })
+        }
+        e => Err(e),
+    })?;
     let dag = Dag::build(&pipeline)?;
     let stages: BTreeSet<usize> = if args.targets.is_empty() {
         (0..pipeline.stages.len()).collect()
@@ -53,8 +65,14 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let order = dag.topo_order();
     let status::Stale { changed, upstream } =
         status::stale(&pipeline, &dag, &order, &stages, &ctx.root, &hasher, &locks)?;
+    let pointers = if args.targets.is_empty() {
+        status::pointers(&ctx.root, &hasher)
+            .map_err(|message| crate::pointer::PointerError { message })?
+    } else {
+        vec![]
+    };
     let _ = hasher.save();
-    let any = !changed.is_empty() || !upstream.is_empty();
+    let any = !changed.is_empty() || !upstream.is_empty() || !pointers.is_empty();
     let code = if any && (args.check || ctx.quiet) {
         exit_code::FAILED
     } else {
@@ -77,6 +95,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
                 pipeline.stages[*i].address(),
                 json!([{ "upstream changed": from }]),
             );
+        }
+        for (file, changes) in &pointers {
+            map.insert(file.clone(), to_json(changes));
         }
         format!("{}\n", Json::Object(map))
     } else if !any {
@@ -101,6 +122,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         all.sort_by_key(|(i, _)| rank.get(i).copied());
         for (i, body) in all {
             text.push_str(&format!("{}:\n{body}", pipeline.stages[i].address()));
+        }
+        for (file, changes) in &pointers {
+            text.push_str(&format!("{file}:\n{}", render(changes)));
         }
         text
     };
