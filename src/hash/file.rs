@@ -51,19 +51,20 @@ pub(crate) fn read(
         path: key.to_string(),
         source,
     };
+    let started = SystemTime::now();
     let (hash, size) = digest(abs, stamp.size(), progress).map_err(read_err)?;
     // Stored only when the file provably held still while it was read (same stamp before and
-    // after, every byte seen) and its mtime is old enough that a later write would move it.
+    // after, every byte seen) and its mtime was old enough when the reading began that a later
+    // write moves it; or, still within that window, for a big file, which is not rewritten in
+    // place to the same size within one tick of the clock (so that the second look at a big
+    // file just written, by this run or the next command, is free). A stage's outs are
+    // forgotten before it runs.
     let after = fs::metadata(abs).map_err(read_err)?;
-    if size == stamp.size() && Stamp::of(&after) == stamp {
-        if stamp.settled(SystemTime::now()) {
-            lock(state).insert(key, stamp, &hash);
-        } else if size >= PARALLEL_MIN {
-            // Still within the racy window: remembered for this process only, and only for a
-            // big file, which cannot be rewritten to the same size within the clock tick its
-            // stamp was taken in. A stage's outs are forgotten before it runs.
-            lock(state).insert_recent(key, stamp, &hash);
-        }
+    if size == stamp.size()
+        && Stamp::of(&after) == stamp
+        && (stamp.settled(started) || size >= PARALLEL_MIN)
+    {
+        lock(state).insert(key, stamp, &hash);
     }
     Ok(file_info(hash, size))
 }

@@ -17,10 +17,15 @@ use serde::{Deserialize, Serialize};
 /// Bumped whenever the meaning of an entry changes, so that an old table is dropped, not misread.
 const VERSION: u32 = 1;
 
-/// A file whose mtime is this recent may be written again within the same mtime tick (coarse
-/// on some filesystems), which no stamp could tell apart: the "racy clean" problem. Such files
-/// are hashed but not remembered.
-const RACY_NS: i64 = 2_000_000_000;
+/// A file whose mtime is this close to the moment its bytes are read may be written again
+/// within the same mtime tick, which no stamp could tell apart: the "racy clean" problem. Such
+/// files are hashed but not remembered. Linux stamps files with the kernel's clock, which moves
+/// at least every 10 ms (a jiffy at HZ=100; finer with multigrain timestamps): 20 ms is past
+/// any tick. A filesystem that keeps whole seconds (FAT, some network ones) shows mtimes with
+/// no nanoseconds and ticks of up to 2 s.
+const RACY_NS: i64 = 20_000_000;
+/// The racy window for an mtime in whole seconds.
+const RACY_COARSE_NS: i64 = 2_000_000_000;
 
 /// What identifies one version of a file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,14 +54,19 @@ impl Stamp {
         self.size
     }
 
-    /// Whether the file was last modified long enough before `now` to be remembered; a future
-    /// mtime never is.
+    /// Whether the file was last modified long enough before `now` (when its bytes began to be
+    /// read) that any later write moves its mtime; a future mtime never is.
     pub(crate) fn settled(&self, now: SystemTime) -> bool {
         let Ok(since_epoch) = now.duration_since(UNIX_EPOCH) else {
             return false;
         };
         let now_ns = i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX);
-        self.mtime_ns <= now_ns.saturating_sub(RACY_NS)
+        let window = if self.mtime_ns % 1_000_000_000 == 0 {
+            RACY_COARSE_NS
+        } else {
+            RACY_NS
+        };
+        self.mtime_ns <= now_ns.saturating_sub(window)
     }
 }
 
@@ -75,9 +85,6 @@ struct Disk {
 pub(crate) struct StateTable {
     // Sorted, so that everything under a folder is one range and the file is deterministic.
     files: BTreeMap<String, Entry>,
-    /// Big files hashed by this process while still within the racy window: never saved, so
-    /// that one run does not read a freshly written big file once per stage that checks it.
-    recent: BTreeMap<String, Entry>,
     /// Counts changes; `saved` is the count the file on disk reflects.
     changes: u64,
     saved: u64,
@@ -94,7 +101,6 @@ impl StateTable {
             .unwrap_or_default();
         StateTable {
             files,
-            recent: BTreeMap::new(),
             changes: 0,
             saved: 0,
         }
@@ -103,18 +109,7 @@ impl StateTable {
     /// The hash remembered for `key` if its stamp is still `stamp`.
     pub(crate) fn lookup(&self, key: &str, stamp: &Stamp) -> Option<String> {
         let matches = |e: &&Entry| e.0 == stamp.ino && e.1 == stamp.mtime_ns && e.2 == stamp.size;
-        self.files
-            .get(key)
-            .filter(matches)
-            .or_else(|| self.recent.get(key).filter(matches))
-            .map(|e| e.3.clone())
-    }
-
-    /// Remembers `hash` for `key` at `stamp` for this process only (a file too recent for the
-    /// table on disk).
-    pub(crate) fn insert_recent(&mut self, key: &str, stamp: Stamp, hash: &str) {
-        let entry = Entry(stamp.ino, stamp.mtime_ns, stamp.size, hash.to_string());
-        self.recent.insert(key.to_string(), entry);
+        self.files.get(key).filter(matches).map(|e| e.3.clone())
     }
 
     /// Remembers `hash` for `key` at `stamp`.
@@ -134,7 +129,6 @@ impl StateTable {
 
     /// Forgets the entry of `key` alone, as for a file that became a folder.
     pub(crate) fn forget(&mut self, key: &str) {
-        self.recent.remove(key);
         if self.files.remove(key).is_some() {
             self.changes += 1;
         }
@@ -160,8 +154,6 @@ impl StateTable {
         for k in &gone {
             self.files.remove(k);
         }
-        self.recent
-            .retain(|k, _| !k.starts_with(&prefix) || keep(&k[prefix.len()..]));
         if !gone.is_empty() {
             self.changes += 1;
         }
@@ -372,10 +364,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("fresh");
         fs::write(&p, b"aaaa").unwrap();
-        let t = fs::metadata(&p).unwrap().modified().unwrap();
+        // Modified "now" as the clock of a busy machine may see it: still within the window
+        // when its bytes are read.
+        let t = SystemTime::now() + Duration::from_millis(200);
+        set_mtime(&p, t);
         let h = Hasher::open(tmp.path(), &tmp.path().join("state"));
         h.hash(&rp("fresh")).unwrap();
-        // Written within the racy window: the forged bytes are read, not a remembered hash.
+        // The forged bytes are read, not a remembered hash.
         forge(&p, b"bbbb", t);
         assert_eq!(
             h.hash(&rp("fresh")).unwrap().unwrap().hash,
@@ -389,6 +384,38 @@ mod tests {
     }
 
     #[test]
+    fn a_file_written_a_moment_ago_is_remembered_by_the_next_command() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        // 50 ms before it is read: past the racy window of a filesystem with fine mtimes.
+        let small = tmp.path().join("small");
+        fs::write(&small, b"aaaa").unwrap();
+        let t = SystemTime::now() - Duration::from_millis(50) + Duration::from_nanos(1);
+        set_mtime(&small, t);
+        // A big file just written, within the window: remembered all the same.
+        let big = tmp.path().join("big");
+        fs::write(&big, vec![b'a'; 1 << 20]).unwrap();
+        let big_t = fs::metadata(&big).unwrap().modified().unwrap();
+        let h = Hasher::open(tmp.path(), &state);
+        h.hash(&rp("small")).unwrap();
+        h.hash(&rp("big")).unwrap();
+        h.save().unwrap();
+
+        forge(&small, b"bbbb", t);
+        forge(&big, &[b'b'; 1 << 20], big_t);
+        let h = Hasher::open(tmp.path(), &state);
+        assert_eq!(
+            h.hash(&rp("small")).unwrap().unwrap().hash,
+            hash_bytes(b"aaaa"),
+            "trusted: the bytes were not read again"
+        );
+        assert_eq!(
+            h.hash(&rp("big")).unwrap().unwrap().hash,
+            hash_bytes(&[b'a'; 1 << 20])
+        );
+    }
+
+    #[test]
     fn settled_boundary() {
         let base = UNIX_EPOCH + Duration::from_secs(1_000_000);
         let stamp = |ns: i64| Stamp {
@@ -397,10 +424,13 @@ mod tests {
             size: 0,
         };
         let now_ns = 1_000_000 * 1_000_000_000;
-        assert!(stamp(now_ns - RACY_NS).settled(base));
+        assert!(stamp(now_ns - RACY_NS - 1).settled(base));
         assert!(!stamp(now_ns - RACY_NS + 1).settled(base));
         assert!(!stamp(now_ns + 5).settled(base));
         assert!(!stamp(0).settled(UNIX_EPOCH - Duration::from_secs(1)));
+        // A whole-second mtime may come from a filesystem that keeps nothing finer.
+        assert!(!stamp(now_ns - 1_000_000_000).settled(base));
+        assert!(stamp(now_ns - RACY_COARSE_NS).settled(base));
     }
 
     #[test]
