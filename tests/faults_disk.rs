@@ -3,58 +3,13 @@
 //! read-only folder. Each leaves the previous lock intact and the cache without partial
 //! objects, and the next run completes once the fault is gone.
 //!
-//! Mounting needs root. Without it these tests say so and pass, unless `WF_FAULTS_REQUIRED=1`
-//! (as `.ci/run` sets), where they fail.
+//! Mounting needs root (see `mount.rs`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use crate::mount::Mount;
 use crate::s3_faults::whole_objects;
 use crate::test::{Output, Test};
-
-/// A tmpfs mounted over a folder; unmounted when dropped.
-struct Tmpfs {
-    dir: PathBuf,
-}
-
-impl Tmpfs {
-    /// Mounts one of `size` (`4m`) over `dir`, `None` if this process may not mount.
-    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(dir).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            assert!(
-                std::env::var_os("WF_FAULTS_REQUIRED").is_none(),
-                "cannot mount a tmpfs (these tests need root)"
-            );
-            eprintln!("skipped: cannot mount a tmpfs (these tests need root)");
-            return None;
-        }
-        Some(Tmpfs {
-            dir: dir.to_path_buf(),
-        })
-    }
-
-    /// Remounts with other options (`size=16m`, `ro`, `rw`).
-    fn remount(&self, options: &str) {
-        let ok = Command::new("mount")
-            .args(["-o", &format!("remount,{options}")])
-            .arg(&self.dir)
-            .status()
-            .unwrap();
-        assert!(ok.success(), "remount {options}");
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-    }
-}
 
 fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file)).unwrap()
@@ -72,7 +27,7 @@ fn no_temp_files(dir: &Path) {
 fn a_full_disk_while_the_cache_stores_outs() {
     let t = Test::new();
     let repo = t.path().join("repo");
-    let Some(disk) = Tmpfs::mount(&repo, "4m") else {
+    let Some(disk) = Mount::tmpfs(&repo, "4m") else {
         return;
     };
     let spec = "stages:\n  make:\n    cmd: head -c $(cat size.txt) /dev/urandom > out.bin\n    deps: [size.txt]\n    outs: [out.bin]\n";
@@ -122,7 +77,7 @@ fn a_full_disk_while_the_cache_stores_outs() {
 fn a_full_disk_when_the_lock_is_written() {
     let t = Test::new();
     let repo = t.path().join("repo");
-    let Some(disk) = Tmpfs::mount(&repo, "2m") else {
+    let Some(disk) = Mount::tmpfs(&repo, "2m") else {
         return;
     };
     // The stage fills the disk after writing its out: every write after it fails, the run's
@@ -186,7 +141,7 @@ fn an_out_in_a_read_only_folder() {
         "pipeline.yaml",
         "stages:\n  s:\n    cmd: cat v.txt > ro/out.txt\n    deps: [v.txt]\n    outs: [ro/out.txt]\n",
     );
-    let Some(ro) = Tmpfs::mount(&t.path().join("ro"), "1m") else {
+    let Some(ro) = Mount::tmpfs(&t.path().join("ro"), "1m") else {
         return;
     };
     let a = t.write("v.txt", "1\n").arg("repro").success();

@@ -23,6 +23,8 @@ mod interpolation;
 mod iris;
 mod layout;
 mod lock;
+mod mount;
+mod reflink;
 mod remote;
 mod report;
 mod repro;

@@ -192,10 +192,17 @@ impl Cache {
         let parent = dst.parent().unwrap_or(&self.dir);
         fs::create_dir_all(parent).map_err(io_err("create", parent))?;
         let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(io_err("write", parent))?;
-        let actual = copy_hashing(src, tmp.as_file_mut(), |source| CacheError::Store {
-            path: src.display().to_string(),
-            source,
-        })?;
+        // A clone where the file system has them (no data copied: the object shares the out's
+        // blocks until one is written), checked by reading it once; else a copy, checked as it
+        // is made.
+        let actual = if clone(src, tmp.as_file()) {
+            hash_file(tmp.path())?
+        } else {
+            copy_hashing(src, tmp.as_file_mut(), |source| CacheError::Store {
+                path: src.display().to_string(),
+                source,
+            })?
+        };
         if actual != hash {
             // The file changed since it was hashed: storing it under the old name would corrupt
             // the cache.
@@ -297,8 +304,7 @@ impl Cache {
         if matches!(self.link, LinkType::Reflink | LinkType::Copy) {
             let mut tmp =
                 tempfile::NamedTempFile::new_in(parent).map_err(io_err("write", parent))?;
-            let cloned =
-                self.link == LinkType::Reflink && reflink_copy::reflink(&obj, tmp.path()).is_ok();
+            let cloned = self.link == LinkType::Reflink && clone(&obj, tmp.as_file());
             // A clone costs no copy but still one read to check it; a copy is checked as it is made.
             let actual = if cloned {
                 hash_file(&obj)?
@@ -329,6 +335,12 @@ fn entries_path(dir: &Path, relpath: &str) -> PathBuf {
     relpath
         .split('/')
         .fold(dir.to_path_buf(), |p, part| p.join(part))
+}
+
+/// Makes `dst` (an empty file) a copy-on-write clone of `src`; `false` where the file system
+/// cannot (ext4, tmpfs, across file systems), and nothing was written.
+fn clone(src: &Path, dst: &fs::File) -> bool {
+    fs::File::open(src).is_ok_and(|from| reflink_copy::reflink_file(&from, dst).is_ok())
 }
 
 /// Copies `src` into `dst` and returns the blake3 of what was copied; `written` names a failed
