@@ -300,6 +300,9 @@ impl Remote {
     }
 
     async fn upload_once(&self, key: &str, file: &Path) -> Result<(), RemoteError> {
+        if let Some(dir) = &self.local {
+            return self.copy_to_folder(dir, key, file).await;
+        }
         let io = |action| {
             let path = file.display().to_string();
             move |source| RemoteError::Io {
@@ -336,6 +339,36 @@ impl Remote {
                 Err(e)
             }
         }
+    }
+
+    /// Uploads to a local remote: a clone where the file system has them, else a copy made by
+    /// the kernel (`copy_file_range`), into a temporary file renamed once complete.
+    async fn copy_to_folder(&self, dir: &Path, key: &str, file: &Path) -> Result<(), RemoteError> {
+        let dst = key.split('/').fold(dir.to_path_buf(), |p, part| p.join(part));
+        let src = file.to_path_buf();
+        let copied = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let parent = dst.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(parent)?;
+            // Readable by the others who share the remote, as any file made with the umask.
+            let tmp = tempfile::Builder::new()
+                .prefix(".upload.")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                .tempfile_in(parent)?;
+            let from = std::fs::File::open(&src)?;
+            if reflink_copy::reflink_file(&from, tmp.as_file()).is_err() {
+                std::io::copy(&mut &from, &mut tmp.as_file())?;
+            }
+            tmp.persist(&dst).map_err(|e| e.error)?;
+            Ok(())
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r);
+        copied.map_err(|source| RemoteError::Io {
+            action: "upload",
+            path: file.display().to_string(),
+            source,
+        })
     }
 
     /// Sends `file`'s content through `writer`, four parts in flight at most.
