@@ -344,7 +344,9 @@ impl Remote {
     /// Uploads to a local remote: a clone where the file system has them, else a copy made by
     /// the kernel (`copy_file_range`), into a temporary file renamed once complete.
     async fn copy_to_folder(&self, dir: &Path, key: &str, file: &Path) -> Result<(), RemoteError> {
-        let dst = key.split('/').fold(dir.to_path_buf(), |p, part| p.join(part));
+        let dst = key
+            .split('/')
+            .fold(dir.to_path_buf(), |p, part| p.join(part));
         let src = file.to_path_buf();
         let copied = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let parent = dst.parent().unwrap_or(Path::new("."));
