@@ -22,6 +22,7 @@ mod interpolation;
 mod iris;
 mod layout;
 mod lock;
+mod plots;
 mod remote;
 mod report;
 mod repro;
