@@ -215,4 +215,27 @@ fn plots_show_draws_both_confusion_matrices_with_nothing_written() {
     }
     let page = out.test().args(["-C", "specs", "plots", "show"]).success();
     assert!(page.path().join("specs/dvc_plots/index.html").is_file());
+    // At `HEAD` the matrices are git-ignored outs: read from the cache through the lock.
+    std::fs::write(out.path().join(".gitignore"), "/out/\n/specs/dvc_plots/\n").unwrap();
+    crate::test::git(out.path(), &["init", "-q"]);
+    crate::test::git(out.path(), &["add", "-A"]);
+    crate::test::git(out.path(), &["commit", "-q", "-m", "iris"]);
+    let diff = out
+        .test()
+        .args(["-C", "specs", "plots", "diff", "--json"])
+        .success();
+    let diff: serde_json::Value = serde_json::from_str(&diff.stdout).unwrap();
+    for plot in diff["data"].as_object().unwrap().values() {
+        assert_eq!(
+            plot[0]["revisions"],
+            serde_json::json!(["workspace", "HEAD"])
+        );
+        assert_eq!(
+            plot[0]["content"]["data"]["values"]
+                .as_array()
+                .unwrap()
+                .len(),
+            18
+        );
+    }
 }

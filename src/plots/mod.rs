@@ -1,7 +1,8 @@
 //! `wf plots show|diff`: DVC's plot definitions (`defs`), their data files (`data`) read from
-//! the workspace or git revisions (`show`), DVC's templates as Vega-Lite (`template`), and one
-//! offline HTML page (`page`).
+//! the workspace or git revisions (`show`; a cached out through the revision's lock,
+//! `cached`), DVC's templates as Vega-Lite (`template`), and one offline HTML page (`page`).
 
+mod cached;
 mod data;
 mod defs;
 mod error;

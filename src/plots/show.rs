@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value as Json, json};
 
+use super::cached;
 use super::data::{self, Record};
 use super::defs::{self, FileDef, PlotDef};
 use super::error::PlotsError;
@@ -93,7 +94,10 @@ pub fn collect(
     }
     let read = |side: &Side<'_>, path: &RepoPath| -> Result<Option<Vec<u8>>, Error> {
         match (&side.sha, &git) {
-            (Some(sha), Some(git)) => Ok(git.show(sha, path)?),
+            (Some(sha), Some(git)) => match git.show(sha, path)? {
+                Some(bytes) => Ok(Some(bytes)),
+                None => cached::read(root, git, sha, side.rev, &pipeline, path),
+            },
             _ => match std::fs::read(path.to_path(root)) {
                 Ok(bytes) => Ok(Some(bytes)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
