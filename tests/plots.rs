@@ -209,7 +209,7 @@ fn a_field_not_in_the_data_suggests_a_near_one() {
         .args(["plots", "show"])
         .status(2)
         .stderr_contains("error: field `los` is not in `logs.csv`")
-        .stderr_contains(" --> dvc.yaml:2:5")
+        .stderr_contains(" --> dvc.yaml:3:10")
         .stderr_contains("help: did you mean `loss`?")
         .run();
 }
@@ -242,6 +242,7 @@ fn an_unknown_template_lists_the_known_ones() {
         .args(["plots", "show"])
         .status(2)
         .stderr_contains("error: unknown template `confusio` in plot `logs.csv`")
+        .stderr_contains(" --> dvc.yaml:3:17")
         .stderr_contains(
             "help: did you mean `confusion`? the templates are: linear, simple, scatter, smooth, \
              confusion, confusion_normalized, bar_horizontal, bar_horizontal_sorted",
@@ -255,6 +256,30 @@ fn an_unknown_target_suggests_a_plot() {
         .args(["plots", "show", "log.csv"])
         .status(2)
         .stderr("error: no plot `log.csv`\nhelp: did you mean `logs.csv`?\n")
+        .run();
+}
+
+#[test]
+fn a_field_of_a_stage_plot_not_in_the_data_points_at_the_plot() {
+    one_plot(
+        "stages:\n  train:\n    cmd: echo\n    plots:\n      - logs.csv:\n          x: setp\n",
+    )
+    .args(["plots", "show"])
+    .status(2)
+    .stderr_contains("error: field `setp` is not in `logs.csv`")
+    .stderr_contains(" --> dvc.yaml:5:9")
+    .stderr_contains("help: did you mean `step`?")
+    .run();
+}
+
+#[test]
+fn diff_outside_git_says_what_shows_the_workspace() {
+    one_plot("plots:\n  - logs.csv\n")
+        .args(["plots", "diff"])
+        .status(2)
+        .stderr_contains(
+            "help: run `git init` and commit, or use `wf plots show` for the workspace's plots",
+        )
         .run();
 }
 

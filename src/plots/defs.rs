@@ -1,6 +1,8 @@
 //! Plot definitions, as DVC 3 reads them: the top-level `plots:` of each spec and the stages'
 //! `plots:` outs with their properties; targets narrow them to some plots.
 
+use std::collections::BTreeMap;
+
 use indexmap::IndexMap;
 
 use super::error::PlotsError;
@@ -26,8 +28,8 @@ pub(crate) struct PlotDef {
     pub id: String,
     /// Its data files, each with the fields read from it.
     pub files: Vec<FileDef>,
-    /// One of [`TEMPLATES`].
-    pub template: &'static str,
+    /// One of [`TEMPLATES`] (checked once its properties' places are known).
+    pub template: String,
     /// `title`.
     pub title: Option<String>,
     /// `x_label`.
@@ -40,6 +42,15 @@ pub(crate) struct PlotDef {
     pub image: Option<&'static str>,
     /// Where it is defined.
     pub loc: Option<Loc>,
+    /// Where each of its properties is written (top-level plots; a stage's out has `loc`).
+    pub locs: BTreeMap<String, Loc>,
+}
+
+impl PlotDef {
+    /// Where property `name` is written, else where the plot is.
+    pub(crate) fn loc_of(&self, name: &str) -> Option<Loc> {
+        self.locs.get(name).or(self.loc.as_ref()).cloned()
+    }
 }
 
 /// A data file of a plot.
@@ -68,14 +79,26 @@ pub(crate) fn definitions(pipeline: &Pipeline) -> Result<Vec<PlotDef>, Error> {
                 span: item.span,
             });
             match &item.kind {
-                Kind::Str(path) => defs.push(top_level(&spec.dir, path, None, loc)?),
+                Kind::Str(path) => {
+                    let def = top_level(&spec.dir, path, None, loc)?;
+                    defs.push(def);
+                }
                 Kind::Map(entries) => {
                     for (id, props) in entries {
                         let loc = Some(Loc {
                             src: spec.src.clone(),
                             span: id.span,
                         });
-                        defs.push(top_level(&spec.dir, &id.name, Some(props), loc)?);
+                        let mut def = top_level(&spec.dir, &id.name, Some(props), loc)?;
+                        for (key, value) in props.as_map().unwrap_or_default() {
+                            let at = Loc {
+                                src: spec.src.clone(),
+                                span: value.span,
+                            };
+                            def.locs.insert(key.name.clone(), at);
+                        }
+                        check_template(&def)?;
+                        defs.push(def);
                     }
                 }
                 _ => {
@@ -92,7 +115,9 @@ pub(crate) fn definitions(pipeline: &Pipeline) -> Result<Vec<PlotDef>, Error> {
             let x = string(&id, out.props.get("x"), &loc)?;
             let ys = fields(&id, out.props.get("y"), &loc)?;
             let files = vec![FileDef { path, x, ys }];
-            defs.push(finish(id, files, &out.props, loc)?);
+            let def = finish(id, files, &out.props, loc)?;
+            check_template(&def)?;
+            defs.push(def);
         }
     }
     Ok(defs)
@@ -164,18 +189,8 @@ fn finish(
     props: &IndexMap<String, Value>,
     loc: Option<Loc>,
 ) -> Result<PlotDef, Error> {
-    let template = match string(&id, props.get("template"), &loc)? {
-        None => TEMPLATES[0],
-        Some(name) => TEMPLATES
-            .iter()
-            .find(|t| **t == name)
-            .copied()
-            .ok_or_else(|| PlotsError::UnknownTemplate {
-                name,
-                id: id.clone(),
-                loc: loc.clone(),
-            })?,
-    };
+    let template = string(&id, props.get("template"), &loc)?;
+    let template = template.unwrap_or_else(|| TEMPLATES[0].to_string());
     let image = match files.as_slice() {
         [only] => {
             let ext = only.path.as_str().rsplit_once('.').map(|(_, e)| e);
@@ -197,7 +212,20 @@ fn finish(
         template,
         image,
         loc,
+        locs: BTreeMap::new(),
     })
+}
+
+/// Refuses a template that is not one of DVC's, pointing at it.
+fn check_template(def: &PlotDef) -> Result<(), PlotsError> {
+    match TEMPLATES.contains(&def.template.as_str()) {
+        true => Ok(()),
+        false => Err(PlotsError::UnknownTemplate {
+            name: def.template.clone(),
+            id: def.id.clone(),
+            loc: def.loc_of("template"),
+        }),
+    }
 }
 
 /// The plots named by `targets` (ids or data files, relative to the working folder); all of

@@ -81,7 +81,7 @@ pub fn collect(
     let pipeline = Pipeline::load(root, cwd, &[])?;
     let defs = defs::select(defs::definitions(&pipeline)?, targets, cwd)?;
     let git = match revs.iter().find(|r| *r != WORKSPACE) {
-        Some(rev) => Some(Git::open(root, rev, Purpose::Compare)?),
+        Some(rev) => Some(Git::open(root, rev, Purpose::Plots)?),
         None => None,
     };
     let mut sides = Vec::new();
@@ -198,17 +198,18 @@ fn chart(def: &PlotDef, per_rev: Vec<(&str, Files<'_>)>) -> Result<Plot, PlotsEr
                 .first()
                 .map(|r| r.keys().cloned().collect())
                 .unwrap_or_default();
-            let check = |field: &str| match records.iter().all(|r| r.contains_key(field)) {
-                true => Ok(()),
-                false => Err(PlotsError::UnknownField {
-                    field: field.to_string(),
-                    path: name.clone(),
-                    known: known.clone(),
-                    loc: def.loc.clone(),
-                }),
-            };
+            let check =
+                |field: &str, axis: &str| match records.iter().all(|r| r.contains_key(field)) {
+                    true => Ok(()),
+                    false => Err(PlotsError::UnknownField {
+                        field: field.to_string(),
+                        path: name.clone(),
+                        known: known.clone(),
+                        loc: def.loc_of(axis),
+                    }),
+                };
             if let Some(x) = &file.x {
-                check(x)?;
+                check(x, "x")?;
             }
             // As DVC: no y, the last field of the data that is not x.
             let inferred = known.iter().rev().find(|k| Some(*k) != file.x.as_ref());
@@ -217,7 +218,7 @@ fn chart(def: &PlotDef, per_rev: Vec<(&str, Files<'_>)>) -> Result<Plot, PlotsEr
                 false => file.ys.iter().collect(),
             };
             for y in ys {
-                check(y)?;
+                check(y, "y")?;
                 if y_field.is_empty() {
                     y_field = y.clone();
                 }
@@ -251,7 +252,7 @@ fn chart(def: &PlotDef, per_rev: Vec<(&str, Files<'_>)>) -> Result<Plot, PlotsEr
         y_field = "dvc_inferred_y_value".into();
     }
     let spec = template::spec(
-        def.template,
+        &def.template,
         Chart {
             title: def.title.as_deref().unwrap_or(&def.id),
             x: x_field,
