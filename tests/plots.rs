@@ -180,6 +180,21 @@ fn the_page_is_self_contained() {
 }
 
 #[test]
+fn a_plots_folder_is_a_plot_per_file() {
+    let spec =
+        "stages:\n  train:\n    cmd: echo\n    plots:\n      - curves:\n          cache: false\n";
+    let out = Test::new()
+        .write("dvc.yaml", spec)
+        .write("curves/b.csv", "x,y\n1,2\n")
+        .write("curves/a.json", r#"[{"x": 1, "y": 2}]"#)
+        .args(["plots", "show", "--json"])
+        .success();
+    let out: Json = serde_json::from_str(&out.stdout).unwrap();
+    let ids: Vec<&String> = out["data"].as_object().unwrap().keys().collect();
+    assert_eq!(ids, ["curves/a.json", "curves/b.csv"]);
+}
+
+#[test]
 fn show_writes_dvc_plots_in_the_working_folder_by_default() {
     let out = committed("templates").args(["plots", "show"]).success();
     assert!(out.path().join("dvc_plots/index.html").is_file());

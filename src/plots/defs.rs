@@ -2,6 +2,7 @@
 //! `plots:` outs with their properties; targets narrow them to some plots.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use indexmap::IndexMap;
 
@@ -192,14 +193,7 @@ fn finish(
     let template = string(&id, props.get("template"), &loc)?;
     let template = template.unwrap_or_else(|| TEMPLATES[0].to_string());
     let image = match files.as_slice() {
-        [only] => {
-            let ext = only.path.as_str().rsplit_once('.').map(|(_, e)| e);
-            let ext = ext.map(str::to_ascii_lowercase);
-            IMAGES
-                .iter()
-                .find(|(e, _)| Some(*e) == ext.as_deref())
-                .map(|(_, mime)| *mime)
-        }
+        [only] => image_mime(&only.path),
         _ => None,
     };
     Ok(PlotDef {
@@ -214,6 +208,50 @@ fn finish(
         loc,
         locs: BTreeMap::new(),
     })
+}
+
+/// The MIME type of an image file, by its extension.
+fn image_mime(path: &RepoPath) -> Option<&'static str> {
+    let ext = path
+        .as_str()
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase());
+    IMAGES
+        .iter()
+        .find(|(e, _)| Some(*e) == ext.as_deref())
+        .map(|(_, mime)| *mime)
+}
+
+/// A plot whose one path is a folder in the workspace becomes a plot per file inside it,
+/// sorted, with the same properties, as DVC's plot folders.
+pub(crate) fn expand_folders(root: &Path, defs: Vec<PlotDef>) -> Vec<PlotDef> {
+    let mut expanded = Vec::new();
+    for def in defs {
+        let folder = match def.files.as_slice() {
+            [only] if only.path.to_path(root).is_dir() => only.path.to_path(root),
+            _ => {
+                expanded.push(def);
+                continue;
+            }
+        };
+        let files = walkdir::WalkDir::new(folder)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .filter_map(|e| {
+                let rel = e.path().strip_prefix(root).ok()?.to_str()?.to_string();
+                RepoPath::root().join(&rel)
+            });
+        for path in files {
+            let mut one = def.clone();
+            one.id = path.to_string();
+            one.image = image_mime(&path);
+            one.files[0].path = path;
+            expanded.push(one);
+        }
+    }
+    expanded
 }
 
 /// Refuses a template that is not one of DVC's, pointing at it.

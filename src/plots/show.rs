@@ -79,7 +79,8 @@ pub fn collect(
     revs: &[String],
 ) -> Result<Vec<Plot>, Error> {
     let pipeline = Pipeline::load(root, cwd, &[])?;
-    let defs = defs::select(defs::definitions(&pipeline)?, targets, cwd)?;
+    let defs = defs::expand_folders(root, defs::definitions(&pipeline)?);
+    let defs = defs::select(defs, targets, cwd)?;
     let git = match revs.iter().find(|r| *r != WORKSPACE) {
         Some(rev) => Some(Git::open(root, rev, Purpose::Plots)?),
         None => None,
