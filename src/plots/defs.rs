@@ -336,3 +336,49 @@ fn definition(id: &str, message: &str, loc: Option<Loc>) -> PlotsError {
         loc,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defs(spec: &str) -> Vec<PlotDef> {
+        let root = Path::new("/nonexistent");
+        let file = RepoPath::root().join("sub/dvc.yaml").unwrap();
+        let pipeline = Pipeline::from_text(root, &file, spec.to_string()).unwrap();
+        definitions(&pipeline).unwrap()
+    }
+
+    #[test]
+    fn top_level_forms_and_stage_outs() {
+        let d = defs(
+            "stages:\n  s:\n    cmd: echo\n    plots:\n      - p.csv:\n          x: a\n          y: b\n\
+             plots:\n  - loss.csv\n  - acc.json:\n      y: [a, b]\n  - both:\n      template: scatter\n      \
+             x: {one.csv: t, two.csv: u}\n      y: {one.csv: v, two.csv: [w]}\n",
+        );
+        let ids: Vec<&str> = d.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["sub/loss.csv", "sub/acc.json", "both", "sub/p.csv"]);
+        assert_eq!(d[1].files[0].ys, ["a", "b"]);
+        assert_eq!(d[2].template, "scatter");
+        let files: Vec<(&str, Option<&str>, &[String])> = d[2]
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.x.as_deref(), f.ys.as_slice()))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("sub/one.csv", Some("t"), &["v".to_string()][..]),
+                ("sub/two.csv", Some("u"), &["w".to_string()][..]),
+            ]
+        );
+        assert_eq!(d[3].files[0].x.as_deref(), Some("a"));
+        assert_eq!(d[0].template, "linear");
+    }
+
+    #[test]
+    fn images_are_known_by_their_extension() {
+        let d = defs("plots:\n  - a.PNG\n  - b.svg\n  - c.csv\n");
+        let mimes: Vec<Option<&str>> = d.iter().map(|d| d.image).collect();
+        assert_eq!(mimes, [Some("image/png"), Some("image/svg+xml"), None]);
+    }
+}
