@@ -63,6 +63,8 @@ pub enum Command {
     Params(cmd::metrics::ParamsArgs),
     /// Show and compare metrics.
     Metrics(cmd::metrics::MetricsArgs),
+    /// Draw plots, as DVC's, into one offline HTML page.
+    Plots(cmd::plots::Args),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
     /// Run one resolved stage from a job spec on stdin (what a cluster job runs).

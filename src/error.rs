@@ -68,6 +68,9 @@ pub enum Error {
     /// An experiment command refused.
     #[error(transparent)]
     Exp(crate::exp::ExpError),
+    /// A plot cannot be drawn.
+    #[error(transparent)]
+    Plots(#[from] crate::plots::PlotsError),
     /// Writing to stdout failed (a closed pipe is not an error: see `lib.rs`).
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -123,6 +126,8 @@ impl Error {
             Error::Verify(crate::verify::VerifyError::Scratch { .. }) => exit_code::FAILED,
             Error::Verify(_) => exit_code::BAD_INPUT,
             Error::Config(_) => exit_code::BAD_INPUT,
+            Error::Plots(crate::plots::PlotsError::Io { .. }) => exit_code::FAILED,
+            Error::Plots(_) => exit_code::BAD_INPUT,
             // A lock that does not parse is bad input; one that cannot be read or written is not.
             Error::Lock(
                 crate::lock::LockError::Parse { .. } | crate::lock::LockError::Conflict { .. },
@@ -169,6 +174,7 @@ impl Error {
             ),
             Error::Config(e) => (e.loc().map(|l| (l, String::new())), vec![], e.help()),
             Error::Cache(e) => (None, vec![], e.help()),
+            Error::Plots(e) => (e.loc().map(|l| (l, String::new())), vec![], e.help()),
             Error::Locked(_) | Error::Model(_) | Error::Remote(_) | Error::Hash(_) => {
                 (None, vec![], None)
             }

@@ -14,6 +14,8 @@ pub enum Purpose {
     Compare,
     /// `gc --rev`, `gc --all-commits`.
     Keep,
+    /// `plots diff`.
+    Plots,
 }
 
 /// Git could not answer.
@@ -61,6 +63,13 @@ impl GitError {
                 ..
             } => Some(
                 "run `git init` and commit, or use `wf metrics show` for the workspace's values"
+                    .into(),
+            ),
+            GitError::NotARepository {
+                purpose: Purpose::Plots,
+                ..
+            } => Some(
+                "run `git init` and commit, or use `wf plots show` for the workspace's plots"
                     .into(),
             ),
             GitError::NotARepository {
@@ -248,7 +257,7 @@ impl Git {
 
 fn not_a_repository(dir: &Path, rev: &str, purpose: Purpose) -> String {
     match purpose {
-        Purpose::Compare => format!(
+        Purpose::Compare | Purpose::Plots => format!(
             "`{}` is not in a git repository, so there is no revision `{rev}` to compare with",
             dir.display()
         ),

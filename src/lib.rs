@@ -25,6 +25,7 @@ pub mod hash;
 pub mod lock;
 pub mod overrides;
 pub mod params;
+pub mod plots;
 pub mod pointer;
 pub mod progress;
 pub mod registry;
@@ -106,6 +107,7 @@ fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
         Command::Model(args) => cmd::model::run(ctx, args),
         Command::Params(args) => cmd::metrics::params(ctx, args),
         Command::Metrics(args) => cmd::metrics::metrics(ctx, args),
+        Command::Plots(args) => cmd::plots::run(ctx, args),
         Command::Add(args) => cmd::add::run(ctx, args),
         Command::Checkout(args) => cmd::checkout::run(ctx, args),
         Command::Push(args) => cmd::push::push(ctx, args),

@@ -188,3 +188,54 @@ help: pass `--registry DIR`, or run from the folder of the spec whose registry y
         .stderr_contains("out/registry")
         .run();
 }
+
+#[test]
+fn plots_show_draws_both_confusion_matrices_with_nothing_written() {
+    let out = iris();
+    let shown = out
+        .test()
+        .args(["-C", "specs", "plots", "show", "--json"])
+        .success();
+    let shown: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    let data = shown["data"].as_object().unwrap();
+    let ids: Vec<&String> = data.keys().collect();
+    assert_eq!(
+        ids,
+        [
+            "out/metrics/logreg.confusion.csv",
+            "out/metrics/svm.confusion.csv"
+        ]
+    );
+    for plot in data.values() {
+        let spec = &plot[0]["content"];
+        assert!(spec.get("facet").is_some(), "a confusion matrix: {spec}");
+        assert_eq!(spec["spec"]["encoding"]["x"]["field"], "predicted");
+        assert_eq!(spec["spec"]["encoding"]["y"]["field"], "actual");
+        assert_eq!(spec["data"]["values"].as_array().unwrap().len(), 9);
+    }
+    let page = out.test().args(["-C", "specs", "plots", "show"]).success();
+    assert!(page.path().join("specs/dvc_plots/index.html").is_file());
+    // At `HEAD` the matrices are git-ignored outs: read from the cache through the lock.
+    std::fs::write(out.path().join(".gitignore"), "/out/\n/specs/dvc_plots/\n").unwrap();
+    crate::test::git(out.path(), &["init", "-q"]);
+    crate::test::git(out.path(), &["add", "-A"]);
+    crate::test::git(out.path(), &["commit", "-q", "-m", "iris"]);
+    let diff = out
+        .test()
+        .args(["-C", "specs", "plots", "diff", "--json"])
+        .success();
+    let diff: serde_json::Value = serde_json::from_str(&diff.stdout).unwrap();
+    for plot in diff["data"].as_object().unwrap().values() {
+        assert_eq!(
+            plot[0]["revisions"],
+            serde_json::json!(["workspace", "HEAD"])
+        );
+        assert_eq!(
+            plot[0]["content"]["data"]["values"]
+                .as_array()
+                .unwrap()
+                .len(),
+            18
+        );
+    }
+}

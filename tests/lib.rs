@@ -24,6 +24,7 @@ mod iris;
 mod layout;
 mod lock;
 mod mount;
+mod plots;
 mod reflink;
 mod remote;
 mod report;

@@ -8,6 +8,7 @@ pub mod exp;
 pub mod gc;
 pub mod metrics;
 pub mod model;
+pub mod plots;
 pub mod push;
 pub mod remote;
 pub mod report;

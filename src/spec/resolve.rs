@@ -13,6 +13,7 @@ use super::schema::{DefKind, RawSpec, StageDef};
 use super::source::Loc;
 use super::stage::{
     Action, Cmd, ExecutorName, Out, OutKind, ParamDep, PathEntry, Resources, SpecFile, Stage,
+    plot_props,
 };
 use super::value::Value;
 use super::yaml::{Kind, Node};
@@ -377,11 +378,15 @@ fn build(
             (&io.persist, OutKind::Out, true),
         ] {
             for o in list {
+                let props = io.plot_props.get(o).into_iter().flatten();
                 outs.push(Out {
                     entry: path_in(&wdir, o, at)?,
                     kind,
                     cache: true,
                     persist,
+                    props: props
+                        .map(|(k, v)| (k.clone(), Value::Str(v.clone())))
+                        .collect(),
                 });
             }
         }
@@ -420,6 +425,7 @@ fn build(
                             kind,
                             cache: flag("cache", true),
                             persist: flag("persist", false),
+                            props: plot_props(flags),
                         });
                     }
                 }
@@ -428,6 +434,7 @@ fn build(
                     kind,
                     cache: true,
                     persist: false,
+                    props: IndexMap::new(),
                 }),
             }
         }

@@ -191,6 +191,23 @@ pub struct Out {
     pub cache: bool,
     /// Kept across re-runs instead of deleted first.
     pub persist: bool,
+    /// DVC's plot properties of a plot (`template`, `x`, `y`, `title`, `x_label`, `y_label`,
+    /// `header`), as written; empty for other outs.
+    pub props: IndexMap<String, Value>,
+}
+
+/// The plot properties among an out's flags.
+pub(crate) fn plot_props(flags: &super::yaml::Node) -> IndexMap<String, Value> {
+    const PROPS: [&str; 7] = [
+        "template", "x", "y", "title", "x_label", "y_label", "header",
+    ];
+    flags
+        .as_map()
+        .unwrap_or_default()
+        .iter()
+        .filter(|(k, _)| PROPS.contains(&k.name.as_str()))
+        .map(|(k, v)| (k.name.clone(), Value::from_node(v)))
+        .collect()
 }
 
 /// Scheduler resources of a stage (`resources:`).

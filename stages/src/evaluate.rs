@@ -47,10 +47,19 @@ impl Builtin for Evaluate {
 
     fn io(&self, with: &serde_json::Value) -> Result<Io, Error> {
         let w: EvaluateWith = parse_with(self.name(), with)?;
+        // Drawn as a confusion matrix by `wf plots show`, with nothing written in the spec.
+        let props = [
+            ("template", "confusion"),
+            ("x", "predicted"),
+            ("y", "actual"),
+            ("title", "Confusion matrix"),
+        ];
+        let props = props.map(|(k, v)| (k.to_string(), v.to_string()));
         Ok(Io {
             deps: vec![w.model.clone(), w.data.clone()],
             metrics: vec![w.out.clone()],
             plots: vec![w.plot_path()],
+            plot_props: [(w.plot_path(), props.into())].into(),
             ..Io::default()
         })
     }
@@ -85,6 +94,13 @@ mod tests {
             .io(&json!({"model": "models/svm", "data": "data/prepared", "out": "metrics/svm.json"}))
             .unwrap();
         assert_eq!(io.plots, ["metrics/svm.confusion.csv"]);
+        let props = &io.plot_props["metrics/svm.confusion.csv"];
+        assert_eq!(props["template"], "confusion");
+        // The fields of `Report::confusion_csv`'s header.
+        assert_eq!(
+            (props["x"].as_str(), props["y"].as_str()),
+            ("predicted", "actual")
+        );
         assert_eq!(io.deps, ["models/svm", "data/prepared"]);
     }
 }

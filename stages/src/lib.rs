@@ -28,6 +28,7 @@ mod scores;
 mod table;
 mod train;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -57,6 +58,9 @@ pub struct Io {
     pub metrics: Vec<String>,
     /// Plot data files written (CSV).
     pub plots: Vec<String>,
+    /// DVC's plot properties of a plot in `plots` (`template`, `x`, `y`, `title`, `x_label`,
+    /// `y_label`), by its path; a plot not here is drawn with the defaults.
+    pub plot_props: BTreeMap<String, BTreeMap<String, String>>,
     /// Outs that the stage updates in place and that survive a re-run (a model registry).
     pub persist: Vec<String>,
 }
