@@ -41,8 +41,9 @@ pub(crate) fn manifest(
     abs: &Path,
 ) -> Result<Vec<ManifestEntry>, HashError> {
     manifest_of(state, progress, dir, abs).map_err(|e| match e {
-        // (A broken link is a `List` error of the walk, with the same kind: not this.)
-        HashError::Read { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+        HashError::Read { path, source } | HashError::List { path, source }
+            if source.kind() == std::io::ErrorKind::NotFound && gone(dir, abs, &path) =>
+        {
             HashError::Vanished {
                 path,
                 folder: super::shown(dir).to_string(),
@@ -50,6 +51,22 @@ pub(crate) fn manifest(
         }
         other => other,
     })
+}
+
+/// Whether the file filed as `key` under the folder `dir` (at `abs`) is not there at all,
+/// rather than there as a link to nothing (which the walk reports missing too).
+fn gone(dir: &str, abs: &Path, key: &str) -> bool {
+    let rel = if dir.is_empty() {
+        key
+    } else {
+        key.strip_prefix(dir)
+            .map_or(key, |r| r.trim_start_matches('/'))
+    };
+    let path = rel
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .fold(abs.to_path_buf(), |p, part| p.join(part));
+    fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
 }
 
 fn manifest_of(
