@@ -65,6 +65,8 @@ pub enum Command {
     Metrics(cmd::metrics::MetricsArgs),
     /// Draw plots, as DVC's, into one offline HTML page.
     Plots(cmd::plots::Args),
+    /// Serve a web app over runs, the pipeline, models, plots and studies.
+    Ui(cmd::ui::Args),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
     /// Run one resolved stage from a job spec on stdin (what a cluster job runs).

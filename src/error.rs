@@ -56,6 +56,9 @@ pub enum Error {
     /// `wf serve` cannot start.
     #[error(transparent)]
     Serve(#[from] crate::serve::ServeError),
+    /// `wf ui` cannot start.
+    #[error(transparent)]
+    Ui(#[from] crate::ui::UiError),
     /// Verification cannot start.
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
@@ -119,6 +122,8 @@ impl Error {
             Error::Pointer(_) | Error::Registry(_) => exit_code::BAD_INPUT,
             Error::Serve(crate::serve::ServeError::Runtime(_)) => exit_code::FAILED,
             Error::Serve(_) => exit_code::BAD_INPUT,
+            Error::Ui(e) if e.status.is_server_error() => exit_code::FAILED,
+            Error::Ui(_) => exit_code::BAD_INPUT,
             Error::Store(crate::store::StoreError::Write { .. }) => exit_code::FAILED,
             Error::Store(_) => exit_code::BAD_INPUT,
             Error::Exp(crate::exp::ExpError::Write { .. }) => exit_code::FAILED,
@@ -183,6 +188,7 @@ impl Error {
             Error::Verify(e) => (None, vec![], e.help().map(str::to_string)),
             Error::Registry(e) => (None, vec![], Some(e.help().to_string())),
             Error::Serve(e) => (None, vec![], e.help().map(str::to_string)),
+            Error::Ui(e) => (None, vec![], e.help.clone()),
             Error::Store(e) => (None, vec![], Some(e.help().to_string())),
             Error::Exp(e) => (
                 override_at.as_ref().map(|l| (l, String::new())),

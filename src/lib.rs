@@ -45,6 +45,7 @@ pub mod target;
 pub mod tracking;
 pub mod transfer;
 pub mod tune;
+pub mod ui;
 pub mod verify;
 pub mod watch;
 pub mod workspace;
@@ -119,6 +120,7 @@ fn dispatch(ctx: &Context, command: &Command) -> Result<cmd::Report, Error> {
         Command::Watch(args) => cmd::watch::run(ctx, args),
         Command::Exp(args) => cmd::exp::run(ctx, args),
         Command::Tune(args) => cmd::tune::run(ctx, args),
+        Command::Ui(args) => cmd::ui::run(ctx, args),
         Command::RunTask(args) => cmd::run_task::run(ctx, args),
         Command::Completions(args) => {
             cmd::completions::run(args, <Cli as clap::CommandFactory>::command())

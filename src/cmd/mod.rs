@@ -18,6 +18,7 @@ pub mod serve;
 pub mod stage;
 pub mod status;
 pub mod tune;
+pub mod ui;
 pub mod verify;
 pub mod watch;
 

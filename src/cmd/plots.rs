@@ -95,7 +95,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
         format!("file://{}\n", path.display())
     });
     if output.open
-        && let Err(e) = open(&path)
+        && let Err(e) = open(path.as_os_str())
     {
         report.stderr = format!("warning: cannot open the page in a browser: {e}\n");
     }
@@ -103,7 +103,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
 }
 
 /// Opens `path` with the desktop's handler for HTML files.
-fn open(path: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn open(path: &std::ffi::OsStr) -> std::io::Result<()> {
     let program = if cfg!(target_os = "macos") {
         "open"
     } else {

@@ -186,6 +186,10 @@ impl Prepared {
             std::thread::spawn(move || GitState::of(&root))
         };
         let stored = self.begin_stored(&events);
+        let live = stored.as_ref().map(|(store, id)| {
+            let (rx, root, id) = (events.subscribe(), store.root(), id.clone());
+            tokio::task::spawn_blocking(move || super::live::follow(rx, root, id))
+        });
         let tracking = match &stored {
             Some((_, id)) => self.serve_tracking(id, &events).await,
             None => None,
@@ -205,6 +209,9 @@ impl Prepared {
         // The hasher outlives the run in no one's hands, but its sink must let the events end.
         self.shared.hasher.set_progress_sink(None);
         let _ = events.send(Event::RunFinished);
+        if let Some(live) = live {
+            let _ = live.await;
+        }
         let git = git.join().unwrap_or_default();
         let record = self.record(&summary, git.revision.clone());
         if let Some((mut store, id)) = stored {

@@ -3,6 +3,7 @@
 //! that runs stages calls it. The "RunOptions ──run API──▶ scheduler" arrow of DESIGN.md's flow.
 
 mod engine;
+mod live;
 mod options;
 mod pull;
 pub mod record;

@@ -184,7 +184,7 @@ impl Store {
     }
 
     /// A run's artifact folder.
-    pub(super) fn artifact_dir(&self, run: &str) -> PathBuf {
+    pub(crate) fn artifact_dir(&self, run: &str) -> PathBuf {
         self.runs_dir().join(run).join("artifacts")
     }
 

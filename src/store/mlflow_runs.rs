@@ -438,7 +438,7 @@ fn fresh_id() -> String {
 }
 
 /// The files under a folder, relative to it, sorted; none when it is missing.
-fn files_under(dir: &Path) -> Vec<String> {
+pub(super) fn files_under(dir: &Path) -> Vec<String> {
     let mut files: Vec<String> = walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)

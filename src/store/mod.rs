@@ -2,6 +2,7 @@
 //! embedded SQLite database under `.wf/` (the "run store (.wf, SQLite)" of DESIGN.md's flow).
 //! The run API writes it; commands that compare runs read it.
 
+mod detail;
 mod error;
 mod experiments;
 mod grid;
@@ -9,6 +10,7 @@ mod grid_cache;
 #[cfg(test)]
 mod grid_tests;
 mod grid_value;
+mod live;
 mod mlflow;
 mod mlflow_runs;
 #[cfg(test)]
@@ -19,9 +21,11 @@ mod schema;
 mod share;
 mod study;
 
+pub use detail::{RunDetail, StageRow};
 pub use error::StoreError;
 pub use experiments::Experiment;
 pub use grid::{Cells, Grid, GridColumn, GridValue};
+pub use live::LiveEvent;
 pub(crate) use mlflow::{Batch, Experiment as MlflowExperiment, NewMlflowRun, Refusal, RunRow};
 pub use mlflow::{MlflowRun, Point, STAGE_TAG};
 pub use runs::{FILE, NewRun, Outcome, Store, StoredRun};

@@ -333,6 +333,14 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(read)
     }
 
+    /// The repository the store is in.
+    pub fn root(&self) -> PathBuf {
+        self.path
+            .parent()
+            .and_then(Path::parent)
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    }
+
     /// The store's file.
     pub(super) fn file(&self) -> &Path {
         &self.path

@@ -16,6 +16,9 @@
 /// grid's cache (`runs.grid`) checks to know which runs it must read again.
 ///
 /// 5: the version is bumped too when the run's own row changes (its status, its end, its name).
+///
+/// 6: `live`: each stage of a running run as it starts and ends, in order, for `wf ui` to follow
+/// a run made by another process.
 const MIGRATIONS: &[&str] = &[
     "
 CREATE TABLE runs (
@@ -132,6 +135,16 @@ CREATE TRIGGER runs_changed
     AFTER UPDATE OF name, kind, status, parent, revision, dirty, command, started, ended,
                     overrides, cwd ON runs
     BEGIN UPDATE runs SET version = version + 1 WHERE id = NEW.id; END;
+",
+    "
+CREATE TABLE live (
+    seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+    run   TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    stage TEXT NOT NULL,
+    state TEXT NOT NULL,
+    at    REAL NOT NULL
+);
+CREATE INDEX live_by_run ON live(run);
 ",
 ];
 

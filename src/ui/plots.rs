@@ -1,0 +1,26 @@
+//! `GET /plots`: the pipeline's plots, as `wf plots show` draws them (the same page, its
+//! libraries inlined), for the workspace.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+
+use super::error::UiError;
+use super::page::html_response;
+use super::server::Ui;
+use crate::plots::{WORKSPACE, collect, page as plots_page};
+use crate::repo_path::RepoPath;
+
+/// `GET /plots`.
+pub(super) async fn page(State(ui): State<Arc<Ui>>) -> Result<Response, UiError> {
+    let html = ui
+        .blocking(|ui| {
+            let plots = collect(&ui.root, &RepoPath::root(), &[], &[WORKSPACE.to_string()])
+                .map_err(|e| UiError::bad(format!("cannot collect the plots: {e}")))?;
+            plots_page("wf ui · plots", &plots)
+                .map_err(|e| UiError::internal(format!("cannot draw the plots: {e}")))
+        })
+        .await?;
+    Ok(html_response(html))
+}
