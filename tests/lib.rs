@@ -40,5 +40,6 @@ mod status;
 mod store;
 mod tracking;
 mod tune;
+mod ui;
 mod verify;
 mod watch;

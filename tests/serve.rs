@@ -34,16 +34,24 @@ impl Server {
     /// `wf serve --port 0 ARGS` in `dir/specs`, once it printed its address.
     #[track_caller]
     pub(crate) fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut all = vec!["-C", "specs", "serve", "--port", "0"];
+        all.extend_from_slice(args);
+        Server::launch(dir, &all, env)
+    }
+
+    /// `wf ARGS` in `dir`, a server printing its address as its first line on stdout.
+    #[track_caller]
+    pub(crate) fn launch(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let stderr = tempfile::NamedTempFile::new_in(dir)
             .unwrap()
             .into_temp_path()
             .keep()
             .unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wf"));
-        cmd.args(["-C", "specs", "serve", "--port", "0"])
-            .args(args)
+        cmd.args(args)
             .current_dir(dir)
             .env_remove("WF_SERVE_TOKEN")
+            .env_remove("WF_UI_TOKEN")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap());
         for (k, v) in env {
@@ -57,13 +65,17 @@ impl Server {
         let Some(at) = line.find("http://") else {
             let _ = child.wait();
             panic!(
-                "wf serve printed {line:?}; stderr:\n{}",
+                "wf {args:?} printed {line:?}; stderr:\n{}",
                 std::fs::read_to_string(&stderr).unwrap()
             );
         };
         Server {
             child,
-            url: line[at..].trim().to_string(),
+            url: line[at..]
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
             stderr,
         }
     }

@@ -57,9 +57,8 @@ impl Store {
             else {
                 return Ok(None);
             };
-            let mut q = c.prepare(
-                "SELECT file, key, value FROM params WHERE run = ?1 ORDER BY file, key",
-            )?;
+            let mut q =
+                c.prepare("SELECT file, key, value FROM params WHERE run = ?1 ORDER BY file, key")?;
             let params = q
                 .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<_, _>>()?;

@@ -24,7 +24,11 @@ pub struct LiveEvent {
 
 impl Store {
     /// Adds a run's stage changes (stage, state, time), in one transaction.
-    pub fn live_record(&mut self, run: &str, changes: &[(String, &str, f64)]) -> Result<(), StoreError> {
+    pub fn live_record(
+        &mut self,
+        run: &str,
+        changes: &[(String, &str, f64)],
+    ) -> Result<(), StoreError> {
         let path = self.file().to_path_buf();
         let err = |e: rusqlite::Error| write_err(&path, &e);
         let tx = self.conn().transaction().map_err(err)?;
@@ -33,7 +37,9 @@ impl Store {
                 .prepare_cached("INSERT INTO live (run, stage, state, at) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(err)?;
             for (stage, state, at) in changes {
-                insert.execute(params![run, stage, state, at]).map_err(err)?;
+                insert
+                    .execute(params![run, stage, state, at])
+                    .map_err(err)?;
             }
         }
         tx.commit().map_err(err)
@@ -64,15 +70,18 @@ impl Store {
             )
             .map_err(read)?;
         let rows = q
-            .query_map(params![seq, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-                Ok(LiveEvent {
-                    seq: r.get(0)?,
-                    run: r.get(1)?,
-                    stage: r.get(2)?,
-                    state: r.get(3)?,
-                    at: r.get(4)?,
-                })
-            })
+            .query_map(
+                params![seq, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| {
+                    Ok(LiveEvent {
+                        seq: r.get(0)?,
+                        run: r.get(1)?,
+                        stage: r.get(2)?,
+                        state: r.get(3)?,
+                        at: r.get(4)?,
+                    })
+                },
+            )
             .map_err(read)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(read)
     }
@@ -105,7 +114,10 @@ mod tests {
             })
             .unwrap();
         store
-            .live_record(&id, &[("a".into(), "running", 1.0), ("a".into(), "done", 2.0)])
+            .live_record(
+                &id,
+                &[("a".into(), "running", 1.0), ("a".into(), "done", 2.0)],
+            )
             .unwrap();
         let all = store.live_since(0, 100).unwrap();
         assert_eq!(
@@ -117,7 +129,9 @@ mod tests {
         // Still running: kept.
         store.live_prune().unwrap();
         assert_eq!(store.live_since(0, 100).unwrap().len(), 2);
-        store.finish(&id, &crate::store::Outcome::default()).unwrap();
+        store
+            .finish(&id, &crate::store::Outcome::default())
+            .unwrap();
         store.live_prune().unwrap();
         assert!(store.live_since(0, 100).unwrap().is_empty());
     }

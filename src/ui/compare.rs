@@ -71,7 +71,9 @@ fn series(details: &[RunDetail]) -> Vec<Series> {
         // The latest value of each metric: highest step, then latest time.
         let mut latest: BTreeMap<String, (i64, f64, Option<f64>)> = BTreeMap::new();
         for (file, key, step, at, value) in &d.metrics {
-            let e = latest.entry(join(file, key)).or_insert((*step, *at, *value));
+            let e = latest
+                .entry(join(file, key))
+                .or_insert((*step, *at, *value));
             if (*step, *at) >= (e.0, e.1) {
                 *e = (*step, *at, *value);
             }
@@ -138,10 +140,18 @@ fn parallel(series: &[Series], names: &[String]) -> String {
             top - 12.0,
             escape(short(&s.key)),
             x + 4.0,
-            if hi.is_finite() { number(hi) } else { String::new() },
+            if hi.is_finite() {
+                number(hi)
+            } else {
+                String::new()
+            },
             x + 4.0,
             top + h,
-            if lo.is_finite() { number(lo) } else { String::new() },
+            if lo.is_finite() {
+                number(lo)
+            } else {
+                String::new()
+            },
         ));
     }
     for (r, name) in names.iter().enumerate() {
@@ -152,7 +162,11 @@ fn parallel(series: &[Series], names: &[String]) -> String {
                 let v = s.numbers[r]?;
                 let (lo, hi) = scale[a];
                 let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-                Some(format!("{:.1},{:.1}", left + gap * a as f64, top + h * (1.0 - t)))
+                Some(format!(
+                    "{:.1},{:.1}",
+                    left + gap * a as f64,
+                    top + h * (1.0 - t)
+                ))
             })
             .collect();
         svg.push_str(&format!(

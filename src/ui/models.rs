@@ -41,9 +41,8 @@ pub(super) async fn page(State(ui): State<Arc<Ui>>) -> Result<Response, UiError>
                     .unwrap_or(&d.dir)
                     .display()
                     .to_string();
-                let listed = Registry::open(&d.dir).and_then(|r| {
-                    Ok((r.list()?, r.history()?, r.champion()?))
-                });
+                let listed = Registry::open(&d.dir)
+                    .and_then(|r| Ok((r.list()?, r.history()?, r.champion()?)));
                 out.push(match listed {
                     Ok((versions, history, champion)) => json!({
                         "promote_body": versions
@@ -97,8 +96,11 @@ fn registry_of(ui: &Ui, stage: &str) -> Result<Registry, UiError> {
 
 fn body(body: Result<Json<Change>, JsonRejection>) -> Result<Change, UiError> {
     body.map(|Json(c)| c).map_err(|e| {
-        UiError::bad(format!("the request's body is not what was expected: {}", e.body_text()))
-            .help("send JSON: {\"stage\": \"deploy\", \"version\": 2}")
+        UiError::bad(format!(
+            "the request's body is not what was expected: {}",
+            e.body_text()
+        ))
+        .help("send JSON: {\"stage\": \"deploy\", \"version\": 2}")
     })
 }
 

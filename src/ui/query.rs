@@ -132,7 +132,10 @@ fn field(key: &str, columns: &[Column]) -> Result<Field, String> {
         _ => {}
     }
     let full = |c: &Column| format!("{}:{}", c.file, c.key);
-    if let Some(i) = columns.iter().position(|c| c.header == key || full(c) == key) {
+    if let Some(i) = columns
+        .iter()
+        .position(|c| c.header == key || full(c) == key)
+    {
         return Ok(Field::Column(i));
     }
     let mut by_key: Vec<usize> = (0..columns.len())

@@ -132,18 +132,18 @@ pub(super) async fn page(
         } else {
             format!("{file}:{key}")
         };
-        by_metric
-            .entry(name.clone())
-            .or_default()
-            .push((d.run.name.clone(), *step, value.unwrap_or(f64::NAN)));
+        by_metric.entry(name.clone()).or_default().push((
+            d.run.name.clone(),
+            *step,
+            value.unwrap_or(f64::NAN),
+        ));
     }
     for child in &children {
         for (key, points) in &child.metrics {
-            by_metric.entry(key.clone()).or_default().extend(
-                points
-                    .iter()
-                    .map(|p| (child.name.clone(), p.step, p.value)),
-            );
+            by_metric
+                .entry(key.clone())
+                .or_default()
+                .extend(points.iter().map(|p| (child.name.clone(), p.step, p.value)));
         }
     }
     for (name, points) in &by_metric {
@@ -286,7 +286,15 @@ mod tests {
     fn artifact_paths_stay_inside() {
         assert!(contained("model/weights.bin"));
         assert!(contained("a.txt"));
-        for bad in ["", "../x", "a/../../x", "/etc/passwd", "a\\..\\b", "a\0b", ".."] {
+        for bad in [
+            "",
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "a\\..\\b",
+            "a\0b",
+            "..",
+        ] {
             assert!(!contained(bad), "{bad:?}");
         }
     }

@@ -124,7 +124,9 @@ pub(super) async fn page(
     Query(ask): Query<Ask>,
 ) -> Result<Response, UiError> {
     let token = ui.access_token();
-    let (ctx, bad) = ui.with_store(move |store| Ok(table(store, &ask, token))).await?;
+    let (ctx, bad) = ui
+        .with_store(move |store| Ok(table(store, &ask, token)))
+        .await?;
     let response = ui.pages.render("runs.html", &ctx)?;
     Ok(if bad {
         (StatusCode::BAD_REQUEST, response).into_response()
@@ -155,7 +157,11 @@ fn table(store: &crate::store::Store, ask: &Ask, token: String) -> (Context, boo
         sort: ask.sort.clone().unwrap_or_default(),
         desc,
         cols: ask.cols.clone().unwrap_or_default(),
-        name_href: ask.href(1, Some("name"), ask.sort.as_deref() == Some("name") && !desc),
+        name_href: ask.href(
+            1,
+            Some("name"),
+            ask.sort.as_deref() == Some("name") && !desc,
+        ),
         created_href: ask.href(
             1,
             Some("created"),
@@ -214,15 +220,22 @@ fn table(store: &crate::store::Store, ask: &Ask, token: String) -> (Context, boo
     let shown: Vec<bool> = sheet
         .columns
         .iter()
-        .map(|c| chosen.as_ref().is_none_or(|ch| ch.contains(&c.header.as_str())))
+        .map(|c| {
+            chosen
+                .as_ref()
+                .is_none_or(|ch| ch.contains(&c.header.as_str()))
+        })
         .collect();
     ctx.columns = sheet
         .columns
         .iter()
         .zip(&shown)
         .map(|(c, &shown)| {
-            let sorted = (ask.sort.as_deref() == Some(c.header.as_str()))
-                .then_some(if desc { "desc" } else { "asc" });
+            let sorted = (ask.sort.as_deref() == Some(c.header.as_str())).then_some(if desc {
+                "desc"
+            } else {
+                "asc"
+            });
             ColumnView {
                 header: c.header.clone(),
                 kind: match c.kind {
@@ -241,8 +254,7 @@ fn table(store: &crate::store::Store, ask: &Ask, token: String) -> (Context, boo
         .iter()
         .flat_map(|g| g.rows.iter().map(move |r| (g.baseline.clone(), r)))
         .filter(|(_, r)| {
-            filter.is_empty()
-                || filter.keeps(r, commands.get(&r.id).map_or("", String::as_str))
+            filter.is_empty() || filter.keeps(r, commands.get(&r.id).map_or("", String::as_str))
         })
         .collect();
     ctx.matched = rows.len();

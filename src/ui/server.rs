@@ -170,7 +170,7 @@ async fn serve(options: Options) -> Result<Stopped, UiError> {
             Some(f) => format!("the token is in {}", f.display()),
             None => "the token is WF_UI_TOKEN".to_string(),
         };
-        eprintln!("wf ui on {url} ({token_note}); Ctrl-C stops it");
+        println!("wf ui on {url} ({token_note}); Ctrl-C stops it");
         if !ui.access.open_reads {
             eprintln!(
                 "listening on {}: every request needs the token; open {url}/?token=TOKEN once",
