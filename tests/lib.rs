@@ -4,6 +4,7 @@
     reason = "a test that cannot read its own files should fail loudly"
 )]
 
+mod browser;
 mod test;
 
 mod builtin;
@@ -25,6 +26,7 @@ mod layout;
 mod lock;
 mod mount;
 mod plots;
+mod plots_browser;
 mod reflink;
 mod remote;
 mod report;
