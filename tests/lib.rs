@@ -43,5 +43,6 @@ mod store;
 mod tracking;
 mod tune;
 mod ui;
+mod ui_browser;
 mod verify;
 mod watch;

@@ -107,11 +107,21 @@ fn join(file: &str, key: &str) -> String {
 /// The parallel-coordinates chart, drawn here as SVG: an axis per numeric column (scaled to
 /// its range over these runs), a line per run.
 fn parallel(series: &[Series], names: &[String]) -> String {
-    let axes: Vec<&Series> = series
+    // The columns that tell the runs apart first: params, then metrics; then the others.
+    let differs = |s: &&Series| s.numbers.iter().any(|v| v != &s.numbers[0]);
+    let numeric: Vec<&Series> = series
         .iter()
         .filter(|s| s.numbers.iter().any(Option::is_some))
-        .take(AXES)
         .collect();
+    // Rank 0: params that differ; 1: metrics that differ; 2: the rest (a stable sort keeps
+    // each rank in table order).
+    let mut axes = numeric;
+    axes.sort_by_key(|s| match (differs(s), s.metric) {
+        (true, false) => 0,
+        (true, true) => 1,
+        (false, _) => 2,
+    });
+    axes.truncate(AXES);
     let (w, h, top, left, gap) = (0.0_f64, 260.0_f64, 36.0_f64, 60.0_f64, 130.0_f64);
     let width = left * 2.0 + gap * (axes.len().max(2) - 1) as f64 + w;
     let mut svg = format!(

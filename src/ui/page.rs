@@ -52,12 +52,23 @@ impl Pages {
     }
 }
 
+/// The policy of the plots page, whose scripts are inlined (it is the page `wf plots show`
+/// writes, which works from a file): still nothing loaded from anywhere.
+pub(super) const SELF_CONTAINED: &str = "default-src 'none'; script-src 'unsafe-inline' \
+                                         'unsafe-eval'; style-src 'unsafe-inline'; \
+                                         img-src data: blob:; frame-ancestors 'none'";
+
 /// An HTML page under the policy.
 pub(super) fn html_response(html: String) -> Response {
+    html_under(html, POLICY)
+}
+
+/// An HTML page under `policy`.
+pub(super) fn html_under(html: String, policy: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, POLICY),
+            (header::CONTENT_SECURITY_POLICY, policy),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         html,

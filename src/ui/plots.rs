@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::error::UiError;
-use super::page::html_response;
+use super::page::{SELF_CONTAINED, html_under};
 use super::server::Ui;
 use crate::plots::{WORKSPACE, collect, page as plots_page};
 use crate::repo_path::RepoPath;
@@ -22,5 +22,5 @@ pub(super) async fn page(State(ui): State<Arc<Ui>>) -> Result<Response, UiError>
                 .map_err(|e| UiError::internal(format!("cannot draw the plots: {e}")))
         })
         .await?;
-    Ok(html_response(html))
+    Ok(html_under(html, SELF_CONTAINED))
 }

@@ -217,13 +217,19 @@ fn table(store: &crate::store::Store, ask: &Ask, token: String) -> (Context, boo
         .as_deref()
         .filter(|c| !c.is_empty())
         .map(|c| c.split(',').collect());
+    // Unless chosen: every param, and the metrics at the top of their files (a report's
+    // nested details, such as per-class scores, are one click away).
+    let top = |c: &show::Column| c.kind == Kind::Param || !c.key.contains('.');
+    let any_top = sheet
+        .columns
+        .iter()
+        .any(|c| c.kind == Kind::Metric && top(c));
     let shown: Vec<bool> = sheet
         .columns
         .iter()
-        .map(|c| {
-            chosen
-                .as_ref()
-                .is_none_or(|ch| ch.contains(&c.header.as_str()))
+        .map(|c| match &chosen {
+            Some(ch) => ch.contains(&c.header.as_str()),
+            None => !any_top || top(c),
         })
         .collect();
     ctx.columns = sheet
