@@ -12,6 +12,7 @@ pub mod config;
 pub mod context;
 pub mod dag;
 mod dag_ascii;
+pub mod dag_layout;
 pub mod dag_render;
 pub mod dep_path;
 pub mod diff;

@@ -3,6 +3,7 @@
 use crate::cmd::Report;
 use crate::context::Context;
 use crate::dag::Dag;
+use crate::dag_layout;
 use crate::dag_render::{self, ViewOptions};
 use crate::error::Error;
 use crate::spec::Pipeline;
@@ -62,6 +63,6 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     } else if args.mermaid || args.md {
         dag_render::mermaid(&view, args.md)
     } else {
-        dag_render::ascii(&view)
+        crate::dag_ascii::render(&view, &dag_layout::layout(&view))
     }))
 }
