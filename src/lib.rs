@@ -14,6 +14,7 @@ pub mod dag;
 mod dag_ascii;
 pub mod dag_layout;
 pub mod dag_render;
+pub mod dag_svg;
 pub mod dep_path;
 pub mod diff;
 pub mod error;
