@@ -365,3 +365,26 @@ fn svg_of_an_unknown_target_is_the_same_error() {
         .run();
     assert!(!out.path().join("x.svg").exists());
 }
+
+#[test]
+fn the_readme_picture_is_the_iris_pipeline_as_drawn_now() {
+    let root = crate::test::project_root();
+    let specs = root.join("specs");
+    let out = Test::new()
+        .args(["-C", specs.to_str().unwrap(), "dag", "--svg"])
+        .success();
+    let stages = [
+        "prepare",
+        "train@logreg",
+        "train@svm",
+        "evaluate@logreg",
+        "evaluate@svm",
+        "deploy",
+    ];
+    check_svg(&out.stdout, &stages, 10);
+    let committed = std::fs::read_to_string(root.join("docs/iris-dag.svg")).unwrap();
+    assert_eq!(
+        out.stdout, committed,
+        "regenerate docs/iris-dag.svg: wf -C specs dag --svg -o ../docs/iris-dag.svg"
+    );
+}
