@@ -12,6 +12,8 @@ use crate::dag_render::View;
 
 /// Barycenter sweeps (alternately down and up) before the swaps of neighbours.
 const SWEEPS: usize = 8;
+/// Passes of swaps of neighbours at most (each pass removes at least one crossing).
+const SWAP_PASSES: usize = 24;
 
 /// A slot of a layer: a node of the view, or a point of a long edge in a layer it crosses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,13 +232,14 @@ impl Grid {
         }
     }
 
-    /// Swaps two neighbours of a layer wherever that removes crossings, until none does.
+    /// Swaps two neighbours of a layer wherever that removes crossings, until none does (or
+    /// for a bounded number of passes).
     fn swap_neighbours(&mut self) {
-        for _ in 0..self.up.len().max(1) {
+        let mut pos = self.positions();
+        for _ in 0..SWAP_PASSES {
             let mut improved = false;
             for l in 0..self.layers.len() {
                 for k in 1..self.layers[l].len() {
-                    let pos = self.positions();
                     let (u, v) = (self.layers[l][k - 1], self.layers[l][k]);
                     let cost = |a: usize, b: usize| {
                         let pairs = |nb: &Vec<Vec<usize>>| {
@@ -248,6 +251,7 @@ impl Grid {
                     };
                     if cost(u, v) > cost(v, u) {
                         self.layers[l].swap(k - 1, k);
+                        (pos[u], pos[v]) = (k, k - 1);
                         improved = true;
                     }
                 }
