@@ -1,12 +1,15 @@
 //! ASCII drawing of the stage graph for `wf dag`: layered boxes, top to bottom.
 //!
-//! Longest-path layers with a dummy column wherever an edge skips a layer, barycenter
-//! sweeps against crossings, x pulled towards parents and children, then straightened.
+//! Layers and their order come from `dag_layout` (a dummy column wherever an edge skips a
+//! layer); here x is pulled towards parents and children, then straightened.
 //! Between two layers, parents with the same children share a net (fork, join or bus)
 //! on a track of its own, and a child fed by several nets gets an arrow per net: lines
 //! only meet (`+`) within a net, and elsewhere merely cross (`|` over `-`).
 
 use std::collections::BTreeMap;
+
+use crate::dag_layout::{Layout, Slot};
+use crate::dag_render::View;
 
 /// A box (a real node, `w` = label + 4) or a pass-through column (a dummy, `w` = 1).
 struct Item {
@@ -55,95 +58,49 @@ impl Comp {
     }
 }
 
-/// Draws the graph: `nodes` are labels, `edges` are (from, to) indices into `nodes`.
-/// The graph is acyclic; it may be disconnected (each connected component is drawn
-/// one after another, in the order of its lowest node index); a node may have many parents and children.
-pub(crate) fn render(nodes: &[String], edges: &[(usize, usize)]) -> String {
-    let n = nodes.len();
-    let mut es: Vec<(usize, usize)> = edges.to_vec();
-    es.retain(|&(a, b)| a < n && b < n && a != b);
-    es.sort_unstable();
-    es.dedup();
-    // Longest path from a root, and the lowest index in each component, by
-    // relaxation (bounded, so that a stray cycle cannot loop forever).
-    let (mut layer, mut comp): (Vec<usize>, Vec<usize>) = (vec![0; n], (0..n).collect());
-    for _ in 0..=n {
-        let mut changed = false;
-        for &(a, b) in &es {
-            changed |= layer[b] <= layer[a] || comp[a] != comp[b];
-            layer[b] = layer[b].max(layer[a] + 1);
-            let low = comp[a].min(comp[b]);
-            (comp[a], comp[b]) = (low, low);
-        }
-        if !changed {
-            break;
-        }
-    }
-    es.retain(|&(a, b)| layer[a] < layer[b]);
-    let mut comps: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    (0..n).for_each(|v| comps.entry(comp[v]).or_default().push(v));
+/// Draws the view top to bottom, with the layers and order of `layout`; each connected
+/// component one after another. An edge that closes a cycle or loops on its node is left out.
+pub(crate) fn render(view: &View, layout: &Layout) -> String {
     let mut pictures = Vec::new();
-    for members in comps.values() {
-        let (mut c, mut item) = (Comp::default(), BTreeMap::new());
-        let base = members.iter().map(|&v| layer[v]).min().unwrap_or(0);
-        for &v in members {
-            let label = nodes[v].replace(char::is_control, "?");
-            item.insert(v, c.add(Some(label), layer[v] - base));
+    for comp in &layout.components {
+        let mut c = Comp::default();
+        // Items by node, and by (edge, layer) for dummies.
+        let (mut node, mut dummy) = (BTreeMap::new(), BTreeMap::new());
+        for place in &comp.nodes {
+            let label = view.nodes[place.node].replace(char::is_control, "?");
+            node.insert(place.node, c.add(Some(label), place.layer));
         }
-        for &(a, b) in &es {
-            let (Some(&first), Some(&last)) = (item.get(&a), item.get(&b)) else {
+        for (e, route) in comp.edges.iter().enumerate() {
+            let (Some(&first), Some(&last)) = (node.get(&route.from), node.get(&route.to)) else {
                 continue;
             };
+            if route.reversed || first == last {
+                continue;
+            }
             let mut chain = vec![first];
-            chain.extend((layer[a] + 1..layer[b]).map(|l| c.add(None, l - base)));
+            for &(l, _) in route.points.iter().skip(1).take(route.points.len() - 2) {
+                let id = c.add(None, l);
+                dummy.insert((e, l), id);
+                chain.push(id);
+            }
             chain.push(last);
             for w in chain.windows(2) {
                 c.nb[1][w[0]].push(w[1]);
                 c.nb[0][w[1]].push(w[0]);
             }
         }
-        order(&mut c);
+        // The order is the layout's; `add` only numbered the items.
+        for (l, slots) in comp.layers.iter().enumerate() {
+            let ids = slots.iter().filter_map(|slot| match *slot {
+                Slot::Node(v) => node.get(&v).copied(),
+                Slot::Dummy(e) => dummy.get(&(e, l)).copied(),
+            });
+            c.layers[l] = ids.collect();
+        }
         place(&mut c);
         pictures.push(draw(&c));
     }
     pictures.join("\n")
-}
-
-fn crossings(c: &Comp) -> usize {
-    let (p, mut count) = (&c.positions(), 0);
-    for ids in &c.layers {
-        let mut es = Vec::new();
-        for &a in ids {
-            es.extend(c.nb[1][a].iter().map(|&b| (p[a], p[b])));
-        }
-        for &(a, b) in &es {
-            count += es.iter().filter(|e| e.0 > a && e.1 < b).count();
-        }
-    }
-    count
-}
-
-/// Barycenter sweeps, down and up, keeping the order with the fewest crossings.
-fn order(c: &mut Comp) {
-    let (mut best, nl) = ((crossings(c), c.layers.clone()), c.layers.len());
-    for sweep in 0..8 {
-        for k in 1..nl {
-            let (pos, nb) = (c.positions(), &c.nb[sweep % 2]);
-            let key = |&i: &usize| match nb[i].len() {
-                0 => pos[i] as f64,
-                n => nb[i].iter().map(|&j| pos[j] as f64).sum::<f64>() / n as f64,
-            };
-            let l = if sweep % 2 == 0 { k } else { nl - 1 - k };
-            let mut ids = c.layers[l].clone();
-            ids.sort_by(|a, b| key(a).total_cmp(&key(b)));
-            c.layers[l] = ids;
-        }
-        let count = crossings(c);
-        if count < best.0 {
-            best = (count, c.layers.clone());
-        }
-    }
-    c.layers = best.1;
 }
 
 /// Assigns x: packed, pulled alternately towards parents and children, straightened.
@@ -337,7 +294,14 @@ fn band(c: &Comp, l: usize, r0: usize, cv: &mut Canvas) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use crate::dag_layout::layout;
+    use crate::dag_render::View;
+
+    fn render(nodes: &[String], edges: &[(usize, usize)]) -> String {
+        let (nodes, edges) = (nodes.to_vec(), edges.to_vec());
+        let view = View { nodes, edges };
+        super::render(&view, &layout(&view))
+    }
 
     /// "a b c | 0-1 1-2": labels, then edges as from-to indices.
     fn graph(spec: &str) -> (Vec<String>, Vec<(usize, usize)>) {

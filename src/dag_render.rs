@@ -1,4 +1,5 @@
-//! Renderings of the stage graph for `wf dag`: DVC's `--dot` and `--mermaid`, and ASCII.
+//! The view of the stage graph for `wf dag` (which nodes and edges), and DVC's renderings of
+//! it: `--dot` and `--mermaid`. The layered drawings are `dag_ascii` and `dag_svg`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -165,11 +166,6 @@ pub fn mermaid(v: &View, markdown: bool) -> String {
     } else {
         format!("{s}\n")
     }
-}
-
-/// A readable drawing, top to bottom, one connected pipeline after another.
-pub fn ascii(v: &View) -> String {
-    crate::dag_ascii::render(&v.nodes, &v.edges)
 }
 
 /// The weakly connected components, each sorted, in the order of their first node.

@@ -213,3 +213,178 @@ fn closed_pipe_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The structure a well-formed SVG of this graph has: one element per stage and per edge,
+/// balanced tags, nothing unescaped.
+#[track_caller]
+fn check_svg(svg: &str, stages: &[&str], edges: usize) {
+    assert!(svg.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns="));
+    assert!(svg.ends_with("</svg>\n"), "{svg}");
+    assert_eq!(svg.matches("<svg").count(), 1, "{svg}");
+    assert_eq!(svg.matches("</svg>").count(), 1, "{svg}");
+    assert_eq!(svg.matches("<g ").count(), svg.matches("</g>").count());
+    assert_eq!(
+        svg.matches("<g class=\"node").count(),
+        stages.len(),
+        "{svg}"
+    );
+    for stage in stages {
+        assert_eq!(
+            svg.matches(&format!("data-stage=\"{stage}\"")).count(),
+            1,
+            "{stage} in {svg}"
+        );
+    }
+    assert_eq!(svg.matches("<path class=\"edge\"").count(), edges, "{svg}");
+    // Every `&` starts an entity; no `<` inside a tag's attributes.
+    for (i, _) in svg.match_indices('&') {
+        let rest = &svg[i..];
+        let entity = ["&amp;", "&lt;", "&gt;", "&quot;", "&#39;"];
+        assert!(entity.iter().any(|e| rest.starts_with(e)), "{rest}");
+    }
+    for tag in svg.split('<').skip(1) {
+        let inside = tag.split('>').next().unwrap_or("");
+        assert_eq!(inside.matches('"').count() % 2, 0, "quotes in <{inside}>");
+    }
+}
+
+#[test]
+fn svg_draws_every_stage_and_edge() {
+    let out = Test::new()
+        .write("pipeline.yaml", DIAMOND)
+        .args(["dag", "--svg"])
+        .success();
+    let stages = ["prepare", "feat@a", "feat@b", "train", "other"];
+    check_svg(&out.stdout, &stages, 4);
+    assert!(
+        out.stdout
+            .contains("data-from=\"prepare\" data-to=\"feat@a\"")
+    );
+    // Targets, --full and --collapse choose what is drawn, as for the other formats.
+    let out = out.test().args(["dag", "--svg", "feat@a"]).success();
+    check_svg(&out.stdout, &["prepare", "feat@a"], 1);
+    let out = out
+        .test()
+        .args(["dag", "--svg", "--full", "feat@a"])
+        .success();
+    check_svg(&out.stdout, &["prepare", "feat@a", "feat@b", "train"], 4);
+    let out = out.test().args(["dag", "--svg", "--collapse"]).success();
+    check_svg(&out.stdout, &["prepare", "feat", "train", "other"], 2);
+}
+
+#[test]
+fn svg_escapes_labels() {
+    let spec = "stages:
+  a:
+    cmd: echo
+    outs: ['a&b.txt']
+  b:
+    cmd: echo
+    deps: ['a&b.txt']
+    outs: ['x<y>\"q\".txt']
+";
+    let out = Test::new()
+        .write("pipeline.yaml", spec)
+        .args(["dag", "--svg", "--outs"])
+        .success();
+    check_svg(
+        &out.stdout,
+        &["a&amp;b.txt", "x&lt;y&gt;&quot;q&quot;.txt"],
+        1,
+    );
+    assert!(out.stdout.contains("<title>a&amp;b.txt</title>"));
+}
+
+#[test]
+fn a_collapsed_group_feeding_itself_is_drawn() {
+    let spec = "stages:
+  feat:
+    foreach: [a, b]
+    do:
+      cmd: echo
+      deps:
+        - in_${item}.txt
+      outs:
+        - f_${item}.txt
+  link:
+    cmd: echo
+    deps: [f_a.txt]
+    outs: [in_b.txt]
+";
+    let out = Test::new()
+        .write("pipeline.yaml", spec)
+        .args(["dag", "--svg", "--collapse"])
+        .success();
+    check_svg(&out.stdout, &["feat", "link"], 2);
+    out.test()
+        .args(["dag", "--collapse"])
+        .stdout_contains("| feat |")
+        .success();
+}
+
+#[test]
+fn output_file_is_written_and_nothing_printed() {
+    let out = Test::new()
+        .write("pipeline.yaml", DIAMOND)
+        .args(["dag", "--svg"])
+        .success();
+    let svg = out.stdout.clone();
+    let out = out
+        .test()
+        .args(["dag", "--svg", "-o", "pics/dag.svg"])
+        .stdout("")
+        .stderr("")
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("pics/dag.svg")).unwrap(),
+        svg
+    );
+    let out = out
+        .test()
+        .args(["dag", "--dot", "--output", "dag.dot"])
+        .stdout("")
+        .success();
+    let dot = std::fs::read_to_string(out.path().join("dag.dot")).unwrap();
+    assert!(dot.starts_with("strict digraph {\n"), "{dot}");
+}
+
+#[test]
+fn svg_of_an_unknown_target_is_the_same_error() {
+    let out = Test::new()
+        .write("pipeline.yaml", DIAMOND)
+        .args(["dag", "trian"])
+        .status(2)
+        .run();
+    let plain = out.stderr.clone();
+    assert!(plain.contains("trian"), "{plain}");
+    out.test()
+        .args(["dag", "--svg", "-o", "x.svg", "trian"])
+        .status(2)
+        .stderr(&plain)
+        .stdout("")
+        .run();
+    assert!(!out.path().join("x.svg").exists());
+}
+
+#[test]
+fn the_readme_picture_is_the_iris_pipeline_as_drawn_now() {
+    let root = crate::test::project_root();
+    let specs = root.join("specs");
+    let out = Test::new()
+        .args(["-C", specs.to_str().unwrap(), "dag", "--svg"])
+        .success();
+    let stages = [
+        "prepare",
+        "train@logreg",
+        "train@svm",
+        "evaluate@logreg",
+        "evaluate@svm",
+        "deploy",
+    ];
+    check_svg(&out.stdout, &stages, 10);
+    let committed = std::fs::read_to_string(root.join("docs/iris-dag.svg")).unwrap();
+    assert_eq!(
+        out.stdout, committed,
+        "regenerate docs/iris-dag.svg: wf -C specs dag --svg -o ../docs/iris-dag.svg"
+    );
+}

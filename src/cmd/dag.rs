@@ -1,9 +1,13 @@
-//! `wf dag`: draw the graph of stages (ASCII, DOT, Mermaid).
+//! `wf dag`: draw the graph of stages (ASCII, DOT, Mermaid, SVG).
+
+use std::path::PathBuf;
 
 use crate::cmd::Report;
 use crate::context::Context;
 use crate::dag::Dag;
+use crate::dag_layout;
 use crate::dag_render::{self, ViewOptions};
+use crate::dag_svg;
 use crate::error::Error;
 use crate::spec::Pipeline;
 use crate::target;
@@ -26,6 +30,12 @@ pub struct Args {
     /// Print a Mermaid flowchart in a Markdown code block.
     #[arg(long, group = "format")]
     pub md: bool,
+    /// Print a standalone SVG picture, top to bottom.
+    #[arg(long, group = "format")]
+    pub svg: bool,
+    /// Write the drawing to FILE (replaced atomically) instead of printing it.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// Draw outputs as nodes instead of stages.
     #[arg(long, conflicts_with = "collapse")]
     pub outs: bool,
@@ -57,11 +67,22 @@ pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
             collapse: args.collapse,
         },
     );
-    Ok(Report::ok(if args.dot {
+    let text = if args.dot {
         dag_render::dot(&view)
     } else if args.mermaid || args.md {
         dag_render::mermaid(&view, args.md)
+    } else if args.svg {
+        dag_svg::svg(&view, &dag_layout::layout(&view), &|_| None, true)
     } else {
-        dag_render::ascii(&view)
-    }))
+        crate::dag_ascii::render(&view, &dag_layout::layout(&view))
+    };
+    let Some(file) = &args.out else {
+        return Ok(Report::ok(text));
+    };
+    let path = ctx.cwd.to_path(&ctx.root).join(file);
+    crate::atomic::write(&path, text.as_bytes()).map_err(|e| Error::Usage {
+        message: format!("cannot write `{}`: {e}", file.display()),
+        help: None,
+    })?;
+    Ok(Report::ok(String::new()))
 }
