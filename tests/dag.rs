@@ -331,7 +331,7 @@ fn output_file_is_written_and_nothing_printed() {
     let svg = out.stdout.clone();
     let out = out
         .test()
-        .args(["dag", "--svg", "-o", "pics/dag.svg"])
+        .args(["dag", "--svg", "--output", "pics/dag.svg"])
         .stdout("")
         .stderr("")
         .success();
@@ -358,7 +358,7 @@ fn svg_of_an_unknown_target_is_the_same_error() {
     let plain = out.stderr.clone();
     assert!(plain.contains("trian"), "{plain}");
     out.test()
-        .args(["dag", "--svg", "-o", "x.svg", "trian"])
+        .args(["dag", "--svg", "--output", "x.svg", "trian"])
         .status(2)
         .stderr(&plain)
         .stdout("")

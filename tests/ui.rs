@@ -398,3 +398,55 @@ fn mlflows_own_client_logs_into_the_store_through_wf_ui() {
     );
     assert_eq!(status, 401);
 }
+
+#[test]
+fn the_pipeline_is_drawn_with_each_stages_status_and_a_stage_has_its_page() {
+    let out = iris();
+    // A param changed: the SVM and what follows it are stale, the rest fresh.
+    let params = out.path().join("specs/params.yaml");
+    let text = std::fs::read_to_string(&params).unwrap();
+    std::fs::write(&params, text.replacen("C:", "C: 0.5 #", 1)).unwrap();
+    let status = out.test().args(["-C", "specs", "status", "--json"]).run();
+    let server = Server::launch(out.path(), &["-C", "specs", "ui", "--port", "0"], &[]);
+    let (code, html) = get(&format!("{}/pipeline", server.url));
+    assert_eq!(code, 200, "{html}");
+    let nodes: Vec<(String, String)> = html
+        .split("<g class=\"node ")
+        .skip(1)
+        .map(|s| {
+            let class = s[..s.find('"').unwrap()].to_string();
+            let stage = s.split("data-stage=\"").nth(1).unwrap();
+            (stage[..stage.find('"').unwrap()].to_string(), class)
+        })
+        .collect();
+    assert_eq!(nodes.len(), 6, "one node per stage: {nodes:?}");
+    let stale: Vec<&str> = nodes
+        .iter()
+        .filter(|(_, c)| c == "stale")
+        .map(|(s, _)| s.as_str())
+        .collect();
+    assert!(!stale.is_empty(), "{nodes:?}");
+    for s in &stale {
+        assert!(
+            status.stdout.contains(&format!("\"{s}\"")),
+            "{s} is stale for wf status too: {}",
+            status.stdout
+        );
+    }
+    assert!(
+        nodes.iter().any(|(s, c)| s == "prepare" && c == "fresh"),
+        "{nodes:?}"
+    );
+    let (code, page) = get(&format!("{}/pipeline/stages/train@svm", server.url));
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("Uses <code>train</code>"), "{page}");
+    assert!(page.contains("run-1"), "its last run: {page}");
+    let (code, _) = get(&format!("{}/pipeline/stages/nope", server.url));
+    assert_eq!(code, 404);
+    let (_, collapsed) = get(&format!("{}/pipeline?collapse=1", server.url));
+    assert_eq!(
+        collapsed.matches("<g class=\"node ").count(),
+        4,
+        "{collapsed}"
+    );
+}

@@ -16,7 +16,15 @@ fn iris_with_experiments() -> Output {
     let out = iris();
     for c in ["0.05", "3"] {
         out.test()
-            .args(["-C", "specs", "exp", "run", "-q", "-S", &format!("train.svm.C={c}")])
+            .args([
+                "-C",
+                "specs",
+                "exp",
+                "run",
+                "-q",
+                "-S",
+                &format!("train.svm.C={c}"),
+            ])
             .success();
     }
     out
@@ -24,7 +32,9 @@ fn iris_with_experiments() -> Output {
 
 /// The names of the runs table's rows, in order.
 fn rows(page: &Page) -> Vec<String> {
-    page.eval("[...document.querySelectorAll('#runs-table tbody tr[data-run]')].map(r => r.dataset.run)")
+    page.eval(
+        "[...document.querySelectorAll('#runs-table tbody tr[data-run]')].map(r => r.dataset.run)",
+    )
 }
 
 /// Waits until every chart of the page is drawn.
@@ -74,7 +84,10 @@ fn every_page_loads_clean_and_the_runs_table_sorts_and_compares() {
     page.wait_for("!document.getElementById('compare').disabled", WAIT);
     page.click("#compare");
     page.wait_for("location.pathname === '/compare'", WAIT);
-    page.wait_for("document.querySelectorAll('polyline.pc-line').length === 2", WAIT);
+    page.wait_for(
+        "document.querySelectorAll('polyline.pc-line').length === 2",
+        WAIT,
+    );
     charts_drawn(&page);
     page.screenshot("ui-compare");
     page.assert_clean();
@@ -136,5 +149,57 @@ fn the_promote_button_moves_the_champion() {
         .test()
         .args(["-C", "specs", "model", "show", "champion", "--json"])
         .success();
-    assert!(listed.stdout.contains("\"version\": 2") || listed.stdout.contains("\"version\":2"), "{}", listed.stdout);
+    assert!(
+        listed.stdout.contains("\"version\": 2") || listed.stdout.contains("\"version\":2"),
+        "{}",
+        listed.stdout
+    );
+}
+
+#[test]
+fn the_pipeline_has_a_node_per_stage_whose_colour_follows_a_run() {
+    let Some(browser) = Browser::launch() else {
+        return;
+    };
+    let t = crate::test::Test::new()
+        .write(".wf/.gitignore", "/*\n")
+        .write(
+            "pipeline.yaml",
+            "stages:\n  slow:\n    cmd: sleep 2 && echo done > out.txt\n    outs: [out.txt]\n  after:\n    cmd: cat out.txt > copy.txt\n    deps: [out.txt]\n    outs: [copy.txt]\n  other:\n    cmd: echo > other.txt\n    outs: [other.txt]\n",
+        )
+        .args(["stage", "list"])
+        .success();
+    let server = Server::launch(t.path(), &["ui", "--port", "0"], &[]);
+    let page = browser.open(&format!("{}/pipeline", server.url));
+    let class = |stage: &str| -> String {
+        page.eval(&format!(
+            "document.querySelector('#dag g.node[data-stage=\"{stage}\"]').getAttribute('class')"
+        ))
+    };
+    let nodes: usize = page.eval("document.querySelectorAll('#dag g.node').length");
+    assert_eq!(nodes, 3);
+    assert_eq!(class("slow"), "node stale");
+    let mut repro = std::process::Command::new(env!("CARGO_BIN_EXE_wf"))
+        .arg("repro")
+        .current_dir(t.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    page.wait_for(
+        "document.querySelector('#dag g.node[data-stage=\"slow\"]').classList.contains('running')",
+        WAIT,
+    );
+    page.screenshot("ui-pipeline-running");
+    page.wait_for(
+        "document.querySelector('#dag g.node[data-stage=\"after\"]').classList.contains('fresh')",
+        WAIT,
+    );
+    assert!(repro.wait().unwrap().success());
+    assert_eq!(class("slow"), "node fresh");
+    // A node opens its stage.
+    page.click("#dag g.node[data-stage='after'] rect");
+    page.wait_for("location.pathname === '/pipeline/stages/after'", WAIT);
+    page.wait_for("document.getElementById('stage-runs') !== null", WAIT);
+    page.assert_clean();
 }

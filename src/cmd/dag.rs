@@ -34,10 +34,10 @@ pub struct Args {
     #[arg(long, group = "format")]
     pub svg: bool,
     /// Write the drawing to FILE (replaced atomically) instead of printing it.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    #[arg(long = "output", value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Draw outputs as nodes instead of stages.
-    #[arg(long, conflicts_with = "collapse")]
+    /// Draw outputs as nodes instead of stages (`-o`, as DVC's).
+    #[arg(short = 'o', long, conflicts_with = "collapse")]
     pub outs: bool,
     /// Draw each foreach/matrix group as one node.
     #[arg(long, alias = "collapse-foreach-matrix")]

@@ -32,6 +32,7 @@ pub struct Args {
 pub fn run(ctx: &Context, args: &Args) -> Result<Report, Error> {
     let options = Options {
         root: ctx.root.clone(),
+        cwd: ctx.cwd.clone(),
         host: args.host.clone(),
         port: args.port,
         token: std::env::var("WF_UI_TOKEN").ok(),

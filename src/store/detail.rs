@@ -107,3 +107,43 @@ impl Store {
         }))
     }
 }
+
+/// A run of one stage.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StageRun {
+    /// The run's id.
+    pub run: String,
+    /// The run's name.
+    pub name: String,
+    /// What happened to the stage.
+    pub outcome: String,
+    /// When it started, in seconds since the Unix epoch.
+    pub started: Option<f64>,
+    /// How long it took.
+    pub seconds: f64,
+}
+
+impl Store {
+    /// The last `limit` runs that considered `stage`, newest first (skips included).
+    pub fn stage_runs(&self, stage: &str, limit: usize) -> Result<Vec<StageRun>, StoreError> {
+        self.read(|c| {
+            let mut q = c.prepare(
+                "SELECT s.run, r.name, s.outcome, s.started, s.seconds FROM stages s
+                 JOIN runs r ON r.id = s.run WHERE s.stage = ?1 ORDER BY r.seq DESC LIMIT ?2",
+            )?;
+            let rows = q.query_map(
+                params![stage, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| {
+                    Ok(StageRun {
+                        run: r.get(0)?,
+                        name: r.get(1)?,
+                        outcome: r.get(2)?,
+                        started: r.get(3)?,
+                        seconds: r.get(4)?,
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+    }
+}

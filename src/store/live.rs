@@ -86,6 +86,33 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(read)
     }
 
+    /// The changes of the runs still running, oldest first.
+    pub fn live_running(&self) -> Result<Vec<LiveEvent>, StoreError> {
+        let read = |e: rusqlite::Error| StoreError::Unreadable {
+            path: self.file().to_path_buf(),
+            message: e.to_string(),
+        };
+        let mut q = self
+            .reader()
+            .prepare_cached(
+                "SELECT l.seq, l.run, l.stage, l.state, l.at FROM live l
+                 JOIN runs r ON r.id = l.run WHERE r.status = 'running' ORDER BY l.seq",
+            )
+            .map_err(read)?;
+        let rows = q
+            .query_map([], |r| {
+                Ok(LiveEvent {
+                    seq: r.get(0)?,
+                    run: r.get(1)?,
+                    stage: r.get(2)?,
+                    state: r.get(3)?,
+                    at: r.get(4)?,
+                })
+            })
+            .map_err(read)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(read)
+    }
+
     /// The highest change number so far (0 with none).
     pub fn live_last(&self) -> Result<i64, StoreError> {
         self.reader()

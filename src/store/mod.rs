@@ -21,7 +21,7 @@ mod schema;
 mod share;
 mod study;
 
-pub use detail::{RunDetail, StageRow};
+pub use detail::{RunDetail, StageRow, StageRun};
 pub use error::StoreError;
 pub use experiments::Experiment;
 pub use grid::{Cells, Grid, GridColumn, GridValue};

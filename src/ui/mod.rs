@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod models;
 mod page;
+mod pipeline;
 mod plots;
 mod query;
 mod run_page;

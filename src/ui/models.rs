@@ -19,8 +19,7 @@ use crate::spec::Pipeline;
 
 /// The deploy stages of the repository's pipeline.
 fn deploys(ui: &Ui) -> Result<Vec<DeployStage>, UiError> {
-    let cwd = crate::repo_path::RepoPath::root();
-    let pipeline = Pipeline::load(&ui.root, &cwd, &[])
+    let pipeline = Pipeline::load(&ui.root, &ui.cwd, &[])
         .map_err(|e| UiError::bad(format!("cannot read the pipeline: {e}")))?;
     Ok(registry::deploys(&pipeline))
 }

@@ -21,6 +21,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("compare.html", include_str!("templates/compare.html")),
     ("models.html", include_str!("templates/models.html")),
     ("studies.html", include_str!("templates/studies.html")),
+    ("pipeline.html", include_str!("templates/pipeline.html")),
+    ("stage.html", include_str!("templates/stage.html")),
 ];
 
 /// The templates, ready.

@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 
 use super::error::UiError;
 use super::security::{self, Access};
-use super::{assets, compare, events, models, page, plots, run_page, runs, studies};
+use super::{assets, compare, events, models, page, pipeline, plots, run_page, runs, studies};
 use crate::store::{LiveEvent, Store};
 use crate::tracking::{ApiState, Auth};
 
@@ -23,6 +23,8 @@ use crate::tracking::{ApiState, Auth};
 pub struct Options {
     /// The repository.
     pub root: PathBuf,
+    /// The folder the pipeline is read from (`-C`), as stage addresses are written from it.
+    pub cwd: crate::repo_path::RepoPath,
     /// The address to listen on.
     pub host: String,
     /// The port; 0 takes a free one.
@@ -48,6 +50,8 @@ pub enum Stopped {
 pub(super) struct Ui {
     /// The repository.
     pub(super) root: PathBuf,
+    /// The folder the pipeline is read from.
+    pub(super) cwd: crate::repo_path::RepoPath,
     /// Who may do what.
     pub(super) access: Access,
     /// The run store, for reading (writes go through the MLflow API's own connection).
@@ -107,6 +111,8 @@ pub(super) fn router(ui: Arc<Ui>, api: ApiState) -> Router {
         .route("/runs/{id}", get(run_page::page))
         .route("/runs/{id}/artifacts/{*path}", get(run_page::artifact))
         .route("/compare", get(compare::page))
+        .route("/pipeline", get(pipeline::page))
+        .route("/pipeline/stages/{*address}", get(pipeline::stage))
         .route("/models", get(models::page))
         .route("/models/promote", post(models::promote))
         .route("/models/rollback", post(models::rollback))
@@ -152,6 +158,7 @@ async fn serve(options: Options) -> Result<Stopped, UiError> {
     let (live, _) = broadcast::channel(1024);
     let ui = Arc::new(Ui {
         root: root.clone(),
+        cwd: options.cwd.clone(),
         access: Access::new(&options.host, local.port(), token.clone()),
         store: Mutex::new(open_store()?),
         pages: page::Pages::new(),

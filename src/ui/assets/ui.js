@@ -73,9 +73,10 @@ function postButtons() {
 const STATE_CLASS = { running: "running", done: "fresh", restored: "fresh", failed: "failed",
                       interrupted: "stale", blocked: "blocked" };
 function livePipeline() {
-  const svg = document.querySelector("svg.dag");
+  const holder = document.getElementById("dag");
+  const svg = holder && holder.querySelector("svg");
   if (!svg || typeof EventSource !== "function") return;
-  const after = svg.dataset.liveSeq || "0";
+  const after = holder.dataset.liveSeq || "0";
   const source = new EventSource("/events?after=" + encodeURIComponent(after));
   source.addEventListener("stage", (ev) => {
     let change;
