@@ -181,15 +181,10 @@ impl Prepared {
             .is_some()
             .then(|| tokio::spawn(super::tails::collect(events.subscribe())));
         // Asking git costs a few processes: it goes on beside the run.
-        let git = {
-            let root = self.shared.root.clone();
-            std::thread::spawn(move || GitState::of(&root))
-        };
+        let root = self.shared.root.clone();
+        let git = std::thread::spawn(move || GitState::of(&root));
         let stored = self.begin_stored(&events);
-        let live = stored.as_ref().map(|(store, id)| {
-            let (rx, root, id) = (events.subscribe(), store.root(), id.clone());
-            tokio::task::spawn_blocking(move || super::live::follow(rx, root, id))
-        });
+        let live = super::live::start(&mut events, stored.as_ref());
         let tracking = match &stored {
             Some((_, id)) => self.serve_tracking(id, &events).await,
             None => None,
@@ -209,9 +204,7 @@ impl Prepared {
         // The hasher outlives the run in no one's hands, but its sink must let the events end.
         self.shared.hasher.set_progress_sink(None);
         let _ = events.send(Event::RunFinished);
-        if let Some(live) = live {
-            let _ = live.await;
-        }
+        super::live::done(live).await;
         let git = git.join().unwrap_or_default();
         let record = self.record(&summary, git.revision.clone());
         if let Some((mut store, id)) = stored {

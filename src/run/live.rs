@@ -7,12 +7,29 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
-use crate::exec::{Event, Outcome};
+use crate::exec::{Event, Events, Outcome};
 use crate::store::Store;
+
+/// Starts following the events of a stored run (the store, its id) on a thread of its own.
+pub(super) fn start(events: &mut Events, stored: Option<&(Store, String)>) -> Option<Following> {
+    let (store, id) = stored?;
+    let (rx, root, id) = (events.subscribe(), store.root(), id.clone());
+    Some(tokio::task::spawn_blocking(move || follow(rx, root, id)))
+}
+
+/// Waits until every change of the run is written.
+pub(super) async fn done(following: Option<Following>) {
+    if let Some(f) = following {
+        let _ = f.await;
+    }
+}
+
+/// The task following a run.
+pub(super) type Following = tokio::task::JoinHandle<()>;
 
 /// Follows the run's events until it finishes, writing each burst of changes in one
 /// transaction. Blocking: run it on a thread of its own.
-pub(super) fn follow(mut rx: mpsc::UnboundedReceiver<Event>, root: PathBuf, run: String) {
+fn follow(mut rx: mpsc::UnboundedReceiver<Event>, root: PathBuf, run: String) {
     let mut store = Store::open(&root).ok();
     if let Some(s) = store.as_mut() {
         let _ = s.live_prune();

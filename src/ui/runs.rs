@@ -57,7 +57,7 @@ struct RowView {
 }
 
 #[derive(Serialize)]
-struct Context {
+struct RunsPage {
     title: &'static str,
     nav: &'static str,
     token: String,
@@ -136,10 +136,10 @@ pub(super) async fn page(
 }
 
 /// The table `ask` asks for; whether the ask was wrong (its error is in the context).
-fn table(store: &crate::store::Store, ask: &Ask, token: String) -> (Context, bool) {
+fn table(store: &crate::store::Store, ask: &Ask, token: String) -> (RunsPage, bool) {
     let desc = ask.desc.as_deref().is_some_and(|d| d == "1" || d == "true");
     let per = ask.per.unwrap_or(PER_PAGE).clamp(1, 1000);
-    let mut ctx = Context {
+    let mut ctx = RunsPage {
         title: "Runs",
         nav: "runs",
         token,

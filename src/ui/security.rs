@@ -13,7 +13,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::UiError;
-use super::server::Ui;
 
 /// The server's rules.
 #[derive(Debug, Clone)]
@@ -92,8 +91,7 @@ fn refuse(status: StatusCode, message: &str, help: &str) -> Response {
 }
 
 /// The middleware applying [`Access`].
-pub(super) async fn guard(State(ui): State<Arc<Ui>>, req: Request, next: Next) -> Response {
-    let access = &ui.access;
+pub(super) async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) -> Response {
     let headers = req.headers();
     let host = headers
         .get(header::HOST)

@@ -123,7 +123,10 @@ pub(super) fn router(ui: Arc<Ui>, api: ApiState) -> Router {
         .with_state(ui.clone())
         .fallback_service(crate::tracking::router(api))
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
-        .layer(middleware::from_fn_with_state(ui, security::guard))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(ui.access.clone()),
+            security::guard,
+        ))
 }
 
 async fn serve(options: Options) -> Result<Stopped, UiError> {
