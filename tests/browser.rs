@@ -286,10 +286,22 @@ impl Page {
     /// Clicks, with the mouse, the middle of the first element `selector` matches.
     #[track_caller]
     pub(crate) fn click(&self, selector: &str) {
-        let clicked = self.runtime.block_on(async {
-            self.cdp.find_element(selector).await?.click().await?;
-            Ok::<_, chromiumoxide::error::CdpError>(())
-        });
+        let click = || {
+            self.runtime.block_on(async {
+                self.cdp.find_element(selector).await?.click().await?;
+                Ok::<_, chromiumoxide::error::CdpError>(())
+            })
+        };
+        // A node found can be gone by the time it is clicked when the page is still settling
+        // (its ids are renumbered): found again, a few times.
+        let mut clicked = click();
+        for _ in 0..5 {
+            if clicked.is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            clicked = click();
+        }
         if let Err(e) = clicked {
             panic!("cannot click `{selector}`: {e}\n{}", self.report());
         }

@@ -147,3 +147,17 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Every run's value of tag `key`, by run id.
+    pub fn tag_values(
+        &self,
+        key: &str,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        self.read(|c| {
+            let mut q = c.prepare("SELECT run, value FROM tags WHERE key = ?1")?;
+            let rows = q.query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+}

@@ -175,6 +175,9 @@ fn table(store: &crate::store::Store, ask: &Ask, token: String) -> (RunsPage, bo
             return (ctx, false);
         }
     };
+    let studies = store
+        .tag_values(crate::store::STUDY_TAG)
+        .unwrap_or_default();
     let commands: std::collections::HashMap<String, String> = grid
         .runs
         .iter()
@@ -276,9 +279,11 @@ fn table(store: &crate::store::Store, ask: &Ask, token: String) -> (RunsPage, bo
             name: r.name.clone(),
             state: r.state.clone(),
             created: when(r.created),
-            group: baseline
-                .map(|b| b.chars().take(7).collect())
-                .unwrap_or_default(),
+            group: match (studies.get(&r.id), baseline) {
+                (Some(study), _) => format!("study {study}"),
+                (None, Some(b)) => b.chars().take(7).collect(),
+                (None, None) => String::new(),
+            },
             values: r
                 .values
                 .iter()
