@@ -39,6 +39,9 @@ pub(super) struct Ask {
 #[derive(Serialize)]
 struct ColumnView {
     header: String,
+    /// The file's name, shown above the key.
+    file: String,
+    key: String,
     kind: &'static str,
     title: String,
     shown: bool,
@@ -247,6 +250,8 @@ fn table(store: &crate::store::Store, ask: &Ask, token: String) -> (RunsPage, bo
             });
             ColumnView {
                 header: c.header.clone(),
+                file: c.file.rsplit('/').next().unwrap_or(&c.file).to_string(),
+                key: c.key.clone(),
                 kind: match c.kind {
                     Kind::Metric => "metric",
                     Kind::Param => "param",
