@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::test::{Output, Test, project_root};
 
 /// A copy of the repository's Iris pipeline and data, run once.
-pub(crate) fn iris() -> Output {
+fn iris() -> Output {
     let root = project_root();
     let spec = std::fs::read_to_string(root.join("specs/pipeline.yaml")).unwrap();
     let params = std::fs::read_to_string(root.join("specs/params.yaml")).unwrap();

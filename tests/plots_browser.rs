@@ -8,7 +8,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use crate::browser::Browser;
-use crate::iris::iris;
+use crate::serve::iris;
 
 /// How many pixels of each chart's canvas are coloured (not white, grey or black): the marks,
 /// since axes, labels and the background are all grey.
