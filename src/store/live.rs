@@ -72,15 +72,7 @@ impl Store {
         let rows = q
             .query_map(
                 params![seq, i64::try_from(limit).unwrap_or(i64::MAX)],
-                |r| {
-                    Ok(LiveEvent {
-                        seq: r.get(0)?,
-                        run: r.get(1)?,
-                        stage: r.get(2)?,
-                        state: r.get(3)?,
-                        at: r.get(4)?,
-                    })
-                },
+                live_event,
             )
             .map_err(read)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(read)
@@ -99,17 +91,7 @@ impl Store {
                  JOIN runs r ON r.id = l.run WHERE r.status = 'running' ORDER BY l.seq",
             )
             .map_err(read)?;
-        let rows = q
-            .query_map([], |r| {
-                Ok(LiveEvent {
-                    seq: r.get(0)?,
-                    run: r.get(1)?,
-                    stage: r.get(2)?,
-                    state: r.get(3)?,
-                    at: r.get(4)?,
-                })
-            })
-            .map_err(read)?;
+        let rows = q.query_map([], live_event).map_err(read)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(read)
     }
 
@@ -122,6 +104,17 @@ impl Store {
                 message: e.to_string(),
             })
     }
+}
+
+/// A row of `SELECT seq, run, stage, state, at`.
+fn live_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<LiveEvent> {
+    Ok(LiveEvent {
+        seq: r.get(0)?,
+        run: r.get(1)?,
+        stage: r.get(2)?,
+        state: r.get(3)?,
+        at: r.get(4)?,
+    })
 }
 
 #[cfg(test)]
