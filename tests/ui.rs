@@ -450,3 +450,46 @@ fn the_pipeline_is_drawn_with_each_stages_status_and_a_stage_has_its_page() {
         "{collapsed}"
     );
 }
+
+#[test]
+fn an_experiments_plots_are_read_through_its_own_locks() {
+    let out = iris();
+    out.test()
+        .args([
+            "-C",
+            "specs",
+            "exp",
+            "run",
+            "-q",
+            "-n",
+            "tiny-c",
+            "-S",
+            "train.svm.C=0.05",
+        ])
+        .success();
+    let server = Server::launch(out.path(), &["-C", "specs", "ui", "--port", "0"], &[]);
+    let (_, html) = get(&format!("{}/runs?q=tiny", server.url));
+    let id = html.split("href=\"/runs/").nth(1).unwrap();
+    let id = &id[..id.find('"').unwrap()];
+    let (_, page) = get(&format!("{}/runs/{id}", server.url));
+    assert!(page.contains("id=\"run-plots\""), "{page}");
+    let (status, plots) = get(&format!("{}/runs/{id}/plots", server.url));
+    assert_eq!(status, 200, "{plots}");
+    for model in ["svm", "logreg"] {
+        assert!(plots.contains(&format!("{model}.confusion.csv")), "{model}");
+    }
+    assert!(
+        plots.contains("\"rev\":\"tiny-c\""),
+        "rows of the experiment"
+    );
+    // A plain run keeps no locks: nothing to read its plots through.
+    let (_, html) = get(&format!("{}/runs?q=run-1", server.url));
+    let id = html.split("href=\"/runs/").nth(1).unwrap();
+    let id = &id[..id.find('"').unwrap()];
+    let (status, body) = get(&format!("{}/runs/{id}/plots", server.url));
+    assert_eq!(
+        (status, body.contains("kept no locks")),
+        (404, true),
+        "{body}"
+    );
+}

@@ -5,20 +5,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::Error;
-use crate::git::Git;
 use crate::lock::{LOCK_NAME, Lock};
 use crate::repo_path::RepoPath;
 use crate::spec::{OutKind, Pipeline, Source};
 
-/// The bytes of `path` at commit `sha` (`rev` as named), from the cache, or `None` when no
-/// stage's lock at that commit records it or the cache lacks its object.
-pub(crate) fn read(
+/// The bytes of `path` at revision `rev`, from the cache, through the lock of its stage as
+/// `lock_text` gives it (from git at a commit, or as a recorded run kept it); `None` when the
+/// lock does not record it or the cache lacks its object.
+pub(crate) fn read_through(
     root: &Path,
-    git: &Git,
-    sha: &str,
     rev: &str,
     pipeline: &Pipeline,
     path: &RepoPath,
+    lock_text: &dyn Fn(&RepoPath) -> Result<Option<Vec<u8>>, Error>,
 ) -> Result<Option<Vec<u8>>, Error> {
     let producer = pipeline.stages.iter().find(|s| {
         s.outs
@@ -31,7 +30,7 @@ pub(crate) fn read(
     let Some(lock_path) = stage.spec.dir.join(LOCK_NAME) else {
         return Ok(None);
     };
-    let Some(text) = git.show(sha, &lock_path)? else {
+    let Some(text) = lock_text(&lock_path)? else {
         return Ok(None);
     };
     let lock = Lock::parse(&Arc::new(Source {

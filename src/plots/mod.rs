@@ -12,4 +12,4 @@ mod template;
 
 pub use error::PlotsError;
 pub use page::{page, write};
-pub use show::{Body, Image, Plot, WORKSPACE, collect, diff_revisions, to_json};
+pub use show::{Body, Image, Plot, WORKSPACE, collect, collect_run, diff_revisions, to_json};

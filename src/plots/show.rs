@@ -97,7 +97,11 @@ pub fn collect(
         match (&side.sha, &git) {
             (Some(sha), Some(git)) => match git.show(sha, path)? {
                 Some(bytes) => Ok(Some(bytes)),
-                None => cached::read(root, git, sha, side.rev, &pipeline, path),
+                None => {
+                    cached::read_through(root, side.rev, &pipeline, path, &|lock: &RepoPath| {
+                        Ok(git.show(sha, lock)?)
+                    })
+                }
             },
             _ => match std::fs::read(path.to_path(root)) {
                 Ok(bytes) => Ok(Some(bytes)),
@@ -111,25 +115,61 @@ pub fn collect(
             },
         }
     };
+    draw(&defs, &sides, &read, false)
+}
+
+/// The plots of a recorded run (an experiment), named `name`: each plot file that a stage
+/// caches, read from the cache through the run's own locks (`locks`: the lock files it ended
+/// with, by path from the root). Plots it has no data of are left out.
+pub fn collect_run(
+    root: &Path,
+    cwd: &RepoPath,
+    name: &str,
+    locks: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<Plot>, Error> {
+    let pipeline = Pipeline::load(root, cwd, &[])?;
+    let defs = defs::expand_folders(root, defs::definitions(&pipeline)?);
+    let sides = [Side {
+        rev: name,
+        sha: None,
+    }];
+    let lock_of = |lock: &RepoPath| Ok(locks.get(lock.as_str()).cloned());
+    let read = |side: &Side<'_>, path: &RepoPath| {
+        cached::read_through(root, side.rev, &pipeline, path, &lock_of)
+    };
+    draw(&defs, &sides, &read, true)
+}
+
+/// Each definition drawn from what `read` finds of its files at each side; a definition with
+/// no data anywhere is an error, or left out with `skip_missing`.
+fn draw(
+    defs: &[PlotDef],
+    sides: &[Side<'_>],
+    read: &dyn Fn(&Side<'_>, &RepoPath) -> Result<Option<Vec<u8>>, Error>,
+    skip_missing: bool,
+) -> Result<Vec<Plot>, Error> {
     let mut plots = Vec::new();
-    for def in &defs {
+    for def in defs {
         let missing = || PlotsError::Missing {
             path: def
                 .files
                 .first()
                 .map(|f| f.path.to_string())
                 .unwrap_or_default(),
-            revs: revs.to_vec(),
+            revs: sides.iter().map(|s| s.rev.to_string()).collect(),
         };
         if let (Some(mime), [file]) = (def.image, def.files.as_slice()) {
             let mut images = Vec::new();
-            for side in &sides {
+            for side in sides {
                 if let Some(bytes) = read(side, &file.path)? {
                     let rev = side.rev.to_string();
                     images.push(Image { rev, mime, bytes });
                 }
             }
             if images.is_empty() {
+                if skip_missing {
+                    continue;
+                }
                 return Err(missing().into());
             }
             plots.push(Plot {
@@ -139,7 +179,7 @@ pub fn collect(
             continue;
         }
         let mut per_rev = Vec::new();
-        for side in &sides {
+        for side in sides {
             let mut files = Vec::new();
             for file in &def.files {
                 if let Some(bytes) = read(side, &file.path)? {
@@ -156,6 +196,9 @@ pub fn collect(
             }
         }
         if per_rev.is_empty() {
+            if skip_missing {
+                continue;
+            }
             return Err(missing().into());
         }
         plots.push(chart(def, per_rev)?);

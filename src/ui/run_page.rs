@@ -110,14 +110,15 @@ pub(super) async fn page(
     Path(id): Path<String>,
 ) -> Result<Response, UiError> {
     let lookup = id.clone();
-    let (detail, children) = ui
+    let (detail, children, locks) = ui
         .with_store(move |s| {
             let detail = s.detail(&lookup)?;
-            let children = match &detail {
-                Some(_) => s.children(&lookup)?,
-                None => Vec::new(),
+            let (children, files) = match &detail {
+                Some(_) => (s.children(&lookup)?, s.files(&lookup)?),
+                None => (Vec::new(), Vec::new()),
             };
-            Ok((detail, children))
+            let locks = files.iter().any(|(_, role, _)| role == "lock");
+            Ok((detail, children, locks))
         })
         .await?;
     let d = detail.ok_or_else(|| {
@@ -207,6 +208,7 @@ pub(super) async fn page(
             "children": children,
             "step_charts": charts,
             "timeline": timeline,
+            "has_plots": locks,
         }),
     )
 }

@@ -110,6 +110,7 @@ pub(super) fn router(ui: Arc<Ui>, api: ApiState) -> Router {
         .route("/runs", get(runs::page))
         .route("/runs/{id}", get(run_page::page))
         .route("/runs/{id}/artifacts/{*path}", get(run_page::artifact))
+        .route("/runs/{id}/plots", get(plots::run))
         .route("/compare", get(compare::page))
         .route("/pipeline", get(pipeline::page))
         .route("/pipeline/stages/{*address}", get(pipeline::stage))
