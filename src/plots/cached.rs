@@ -9,6 +9,9 @@ use crate::lock::{LOCK_NAME, Lock};
 use crate::repo_path::RepoPath;
 use crate::spec::{OutKind, Pipeline, Source};
 
+/// A file's bytes, `None` when it is not there.
+pub(crate) type Found = Result<Option<Vec<u8>>, Error>;
+
 /// The bytes of `path` at revision `rev`, from the cache, through the lock of its stage as
 /// `lock_text` gives it (from git at a commit, or as a recorded run kept it); `None` when the
 /// lock does not record it or the cache lacks its object.
@@ -17,8 +20,8 @@ pub(crate) fn read_through(
     rev: &str,
     pipeline: &Pipeline,
     path: &RepoPath,
-    lock_text: &dyn Fn(&RepoPath) -> Result<Option<Vec<u8>>, Error>,
-) -> Result<Option<Vec<u8>>, Error> {
+    lock_text: &dyn Fn(&RepoPath) -> Found,
+) -> Found {
     let producer = pipeline.stages.iter().find(|s| {
         s.outs
             .iter()

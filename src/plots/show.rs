@@ -145,7 +145,7 @@ pub fn collect_run(
 fn draw(
     defs: &[PlotDef],
     sides: &[Side<'_>],
-    read: &dyn Fn(&Side<'_>, &RepoPath) -> Result<Option<Vec<u8>>, Error>,
+    read: &dyn Fn(&Side<'_>, &RepoPath) -> cached::Found,
     skip_missing: bool,
 ) -> Result<Vec<Plot>, Error> {
     let mut plots = Vec::new();
