@@ -379,8 +379,13 @@ fn mlflows_own_client_logs_into_the_store_through_wf_ui() {
         .status()
         .unwrap();
     assert!(status.success());
-    let (_, html) = get(&format!("{}/runs?q=notebook", server.url));
+    // Its params and its metric's last value are columns of the table.
+    let (_, html) = get(&format!(
+        "{}/runs?q=notebook%20loss%3C0.5%20lr%3D0.01",
+        server.url
+    ));
     assert_eq!(rows(&html), ["from-a-notebook"], "{html}");
+    assert!(html.contains(">0.2<"), "the last loss: {html}");
     let id = html.split("href=\"/runs/").nth(1).unwrap();
     let id = &id[..id.find('"').unwrap()];
     let (_, page) = get(&format!("{}/runs/{id}", server.url));

@@ -260,12 +260,18 @@ fn key(seq: i64, version: i64, children: Option<&Vec<(String, i64)>>) -> u64 {
 
 /// The queries that read runs' values: run, file, key, value, and whether a metric. `one` reads
 /// one run's (`?1`), else every run's. A metrics file's numbers have one row each (step 0): no
-/// order is needed. What MLflow logged (`file = ''`) comes under the run whose stage logged it.
-fn sources(one: bool) -> [(String, bool); 4] {
-    let (params, metrics, child) = if one {
-        ("WHERE run = ?1", "AND run = ?1", "AND c.parent = ?1")
+/// order is needed. What MLflow logged (`file = ''`) comes under the run whose stage logged it;
+/// an MLflow run of no wf run (a notebook's) has its own metrics (the latest of each).
+fn sources(one: bool) -> [(String, bool); 5] {
+    let (params, metrics, child, own) = if one {
+        (
+            "WHERE run = ?1",
+            "AND run = ?1",
+            "AND c.parent = ?1",
+            "AND x.run = ?1",
+        )
     } else {
-        ("", "", "")
+        ("", "", "", "")
     };
     [
         (
@@ -291,6 +297,14 @@ fn sources(one: bool) -> [(String, bool); 4] {
                  FROM runs c JOIN metrics x ON x.run = c.id
                  LEFT JOIN tags s ON s.run = c.id AND s.key = 'wf.stage'
                  WHERE c.kind = 'mlflow' {child} ORDER BY x.step, x.timestamp"
+            ),
+            true,
+        ),
+        (
+            format!(
+                "SELECT x.run, x.file, x.key, x.value FROM metrics x JOIN runs r ON r.id = x.run
+                 WHERE x.file = '' AND r.kind = 'mlflow' AND r.parent IS NULL {own}
+                 ORDER BY x.step, x.timestamp"
             ),
             true,
         ),
