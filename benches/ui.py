@@ -51,7 +51,7 @@ PER_PAGE = 50
 TARGET_LOAD = 1.0  # wf's /runs in Chromium: rows in the DOM under 1 s
 PLAYWRIGHT_CORE = "1.65.2"
 CHROMIUM = "/usr/bin/chromium"
-MLFLOW_UI_ROWS = 10  # rows of MLflow's runs table that count as drawn (it draws those in view)
+MLFLOW_UI_ROWS = 10  # rows of MLflow's runs table that count as drawn
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CONFUSION = ["out/metrics/svm.confusion.csv", "out/metrics/logreg.confusion.csv"]
@@ -617,7 +617,7 @@ def run(ctx: Ctx, stores: list[Store], results: dict) -> None:
         if args.mlflow_ui:
             ml = stores[1]
             try:
-                # Its runs table (ag-grid) draws only the rows in view, about 20 here.
+                # Its runs table is ag-grid; MLFLOW_UI_ROWS of its rows count as drawn.
                 loads = browser_loads(ctx, d, f"{ml.url}/#/experiments/{ml.experiment}/runs",
                                       ".ag-center-cols-container .ag-row", MLFLOW_UI_ROWS, 60)
                 rw, ld = [r["rows"] / 1000 for r in loads], [r["load"] / 1000 for r in loads]
