@@ -27,6 +27,19 @@ fn iris_with_experiments() -> Output {
             ])
             .success();
     }
+    // A study of three trials, for the studies page.
+    out.test()
+        .args([
+            "-C",
+            "specs",
+            "tune",
+            "-q",
+            "-n",
+            "3",
+            "--name",
+            "svm-study",
+        ])
+        .success();
     out
 }
 
@@ -54,7 +67,19 @@ fn every_page_loads_clean_and_the_runs_table_sorts_and_compares() {
     let out = iris_with_experiments();
     let server = Server::launch(out.path(), &["ui", "--port", "0"], &[]);
     let page = browser.open(&format!("{}/runs", server.url));
-    assert_eq!(rows(&page).len(), 3, "the run and two experiments");
+    assert_eq!(
+        rows(&page).len(),
+        6,
+        "the run, two experiments and three trials"
+    );
+    let groups: Vec<String> = page.eval(
+        "[...document.querySelectorAll('#runs-table tbody tr[data-run] td:nth-child(5)')].map(t => t.textContent)",
+    );
+    assert_eq!(
+        groups.iter().filter(|g| *g == "study svm-study").count(),
+        3,
+        "{groups:?}"
+    );
     page.screenshot("ui-runs");
     page.assert_clean();
 
@@ -76,7 +101,7 @@ fn every_page_loads_clean_and_the_runs_table_sorts_and_compares() {
     let cs: Vec<String> = page.eval(
         "[...document.querySelectorAll('#runs-table tbody tr[data-run]')].map(r => r.dataset.run)",
     );
-    assert_eq!(cs.len(), 3);
+    assert_eq!(cs.len(), 6);
 
     // Two runs selected: the comparison draws a line each.
     page.click("#runs-table tbody tr:nth-child(1) input.pick");
@@ -101,6 +126,10 @@ fn every_page_loads_clean_and_the_runs_table_sorts_and_compares() {
     run.screenshot("ui-run");
     run.assert_clean();
 
+    let studies = browser.open(&format!("{}/studies", server.url));
+    let trials: usize =
+        studies.eval("document.querySelectorAll('section.study table.trials tr').length");
+    assert_eq!(trials, 4, "a header and three trials");
     for (path, name) in [("/studies", "ui-studies"), ("/models", "ui-models")] {
         let page = browser.open(&format!("{}{path}", server.url));
         charts_drawn(&page);

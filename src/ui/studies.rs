@@ -33,7 +33,8 @@ pub(super) async fn page(State(ui): State<Arc<Ui>>) -> Result<Response, UiError>
                     "layer": [
                         {"mark": {"type": "point", "filled": true, "opacity": 0.6},
                          "encoding": {
-                             "x": {"field": "trial", "type": "quantitative"},
+                             "x": {"field": "trial", "type": "quantitative",
+                                   "axis": {"tickMinStep": 1, "format": "d"}},
                              "y": {"field": "value", "type": "quantitative", "title": study.objective, "scale": {"zero": false}},
                              "color": {"field": "state", "type": "nominal"}}},
                         {"mark": {"type": "line", "interpolate": "step-after", "color": "#1d2330"},
