@@ -498,3 +498,33 @@ fn an_experiments_plots_are_read_through_its_own_locks() {
         "{body}"
     );
 }
+
+#[test]
+fn ctrl_c_stops_the_server_while_a_page_follows_the_live_feed() {
+    let t = Test::new()
+        .write(".wf/.gitignore", "/*\n")
+        .write("pipeline.yaml", "stages:\n  a:\n    cmd: echo\n")
+        .args(["stage", "list"])
+        .success();
+    let server = ui(t.path(), &[]);
+    let token_file = t.path().join(format!(
+        ".wf/ui-{}.token",
+        server.url.rsplit(':').next().unwrap()
+    ));
+    assert!(token_file.exists());
+    // A page listening to /events, as the pipeline page does.
+    let resp = client()
+        .get(format!("{}/events", server.url))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    server.signal(nix::sys::signal::Signal::SIGINT);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(server.wait()));
+    let code = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("wf ui still running 10 s after Ctrl-C with a page open");
+    assert_eq!(code, Some(130));
+    assert!(!token_file.exists(), "the token file is removed");
+    drop(resp);
+}

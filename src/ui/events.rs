@@ -68,6 +68,10 @@ pub(super) async fn stream(
         .with_store(move |s| Ok(s.live_since(after, 10_000)?))
         .await?;
     let last = backlog.last().map_or(after, |e| e.seq);
+    let mut stopping = ui.stopping.clone();
+    let stopped = async move {
+        let _ = stopping.wait_for(Option::is_some).await;
+    };
     let new = futures::stream::unfold(rx, |mut rx| async move {
         loop {
             match rx.recv().await {
@@ -78,12 +82,16 @@ pub(super) async fn stream(
         }
     })
     .filter(move |e| std::future::ready(e.seq > last));
-    let events = futures::stream::iter(backlog).chain(new).map(|e| {
-        Ok(Event::default()
-            .event("stage")
-            .id(e.seq.to_string())
-            .json_data(&e)
-            .unwrap_or_default())
-    });
+    // The feed ends when the server stops: an open page does not keep it waiting.
+    let events = futures::stream::iter(backlog)
+        .chain(new)
+        .take_until(stopped)
+        .map(|e| {
+            Ok(Event::default()
+                .event("stage")
+                .id(e.seq.to_string())
+                .json_data(&e)
+                .unwrap_or_default())
+        });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

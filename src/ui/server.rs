@@ -60,6 +60,9 @@ pub(super) struct Ui {
     pub(super) pages: page::Pages,
     /// Stage changes of running runs, as the store's `live` table gets them.
     pub(super) live: broadcast::Sender<LiveEvent>,
+    /// Set once the server is asked to stop: the live feeds end, so that no open page holds
+    /// the server up.
+    pub(super) stopping: tokio::sync::watch::Receiver<Option<Stopped>>,
 }
 
 impl Ui {
@@ -160,6 +163,7 @@ async fn serve(options: Options) -> Result<Stopped, UiError> {
     };
     let open_store = || Store::open(&root).map_err(UiError::from);
     let (live, _) = broadcast::channel(1024);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(None::<Stopped>);
     let ui = Arc::new(Ui {
         root: root.clone(),
         cwd: options.cwd.clone(),
@@ -167,6 +171,7 @@ async fn serve(options: Options) -> Result<Stopped, UiError> {
         store: Mutex::new(open_store()?),
         pages: page::Pages::new(),
         live: live.clone(),
+        stopping: stop_rx.clone(),
     });
     let api = ApiState::new(open_store()?, None, Auth::Server(token));
     let follower = tokio::spawn(events::follow(open_store()?, live));
@@ -194,7 +199,6 @@ async fn serve(options: Options) -> Result<Stopped, UiError> {
         std::thread::spawn(move || crate::cmd::plots::open(std::ffi::OsStr::new(&url)));
     }
     let app = router(ui, api);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(None::<Stopped>);
     let signals = tokio::spawn(async move {
         let stopped = tokio::select! {
             _ = term.recv() => Stopped::Terminated,
